@@ -1,0 +1,31 @@
+"""cnn-search: hyperparameter search and model comparison for Keras CNN classifiers.
+
+The public API is importable from here; sub-packages are imported lazily so
+that, for example, reading the dataset does not start TensorFlow.
+
+>>> from search import TrainConfig, train          # doctest: +SKIP
+>>> result = train(TrainConfig("grid50k", epochs=2))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "CnnSearchError": "errors", "ConfigError": "errors", "DataError": "errors",
+    "DataOptions": "data", "Dataset": "data", "load_dataset": "data", "CLASS_NAMES": "data",
+    "build_model": "zoo", "count_params": "zoo", "get_variant": "zoo", "list_variants": "zoo",
+    "TrainConfig": "training", "TrainResult": "training", "train": "training", "write_run": "training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'search' has no attribute {name!r}")
+    module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+    return getattr(module, name)

@@ -1,0 +1,124 @@
+"""The ``cnn-search`` command: a thin layer over the Python API.
+
+Each sub-command parses its arguments, calls one API function and prints the
+outcome. User errors (:class:`~search.errors.CnnSearchError`) become one line
+on stderr and exit status 2; Ctrl-C exits 130 without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import CnnSearchError, ConfigError
+from .runtime import import_backend_quietly
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def parse_assignments(items: Sequence[str] | None) -> dict[str, str]:
+    """``["kernel=5", "activation=elu"]`` -> ``{"kernel": "5", "activation": "elu"}``."""
+    values: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, help="directory with the four Fashion-MNIST .gz files "
+                   "(default: $CNN_SEARCH_DATA, then the Keras cache, then download)")
+    p.add_argument("--subset", type=int, help="train on a stratified subset of N training images")
+    p.add_argument("--normalize", choices=("scale", "standardize"), default="scale",
+                   help="scale: x/255; standardize: per-pixel mean/std of the training split")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="validation fraction (default 0.2)")
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from .zoo import count_params, list_variants
+
+    rows = [(v.name, count_params(v.name), v.summary) for v in list_variants()]
+    width = max(len(name) for name, _, _ in rows)
+    header = f"{'variant':<{width}}  {'params':>10}"
+    if args.budget is not None:
+        header += f"  {'fits ' + format(args.budget, ','):>12}"
+    print(header + "  description")
+    for name, params, summary in rows:
+        line = f"{name:<{width}}  {params:>10,}"
+        if args.budget is not None:
+            line += f"  {'yes' if params <= args.budget else 'no':>12}"
+        print(f"{line}  {summary}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from .data import DataOptions
+    from .training import TrainConfig, train, write_run
+
+    config = TrainConfig(
+        variant=args.variant,
+        hparams=parse_assignments(args.set),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        data=DataOptions(subset=args.subset, normalize=args.normalize, val_fraction=args.val_fraction),
+    )
+    result = train(config, data_dir=args.data_dir, verbose=not args.quiet)
+    out = write_run(result, args.out)
+    m = result.metrics
+    print(f"{m['variant']}: {m['params']:,} params, test accuracy {m['test']['accuracy']:.4f}, "
+          f"test loss {m['test']['loss']:.4f}, {m['training_time_s']:.1f}s training; results in {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cnn-search", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    models = sub.add_parser("models", help="list the model zoo with parameter counts")
+    models.add_argument("--budget", type=int, help="mark which variants fit under N trainable params")
+    models.set_defaults(handler=_cmd_models)
+
+    train = sub.add_parser("train", help="train and evaluate one variant")
+    train.add_argument("variant", help="a zoo variant (see `cnn-search models`)")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a hyperparameter (repeatable)")
+    train.add_argument("--epochs", type=int, help="epochs (default: the variant's)")
+    train.add_argument("--batch-size", type=int, help="batch size (default: the variant's)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--out", type=Path, default=Path("results/train"), help="output directory")
+    train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    _add_data_args(train)
+    train.set_defaults(handler=_cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except CnnSearchError as exc:
+        print(f"cnn-search: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cnn-search: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _one_line(exc: Any) -> str:
+    return " ".join(str(exc).split())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

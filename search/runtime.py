@@ -1,0 +1,120 @@
+"""Process-level setup every run records: seeds, package versions, device.
+
+A result is only comparable with another if we know what produced it, so
+every run stores the seed, the library versions and the device alongside
+its metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from functools import lru_cache
+from importlib import metadata
+
+PACKAGES = ("cnn-search", "keras", "tensorflow", "jax", "torch", "numpy", "scikit-learn", "scikeras",
+            "optuna", "pandas", "matplotlib", "pydantic")
+
+
+def quiet_backend_logs() -> None:
+    """Silence TensorFlow's C++ start-up chatter before it is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and the Keras backend; make TF ops deterministic on request.
+
+    Determinism is what lets two CPU runs with one seed report the same
+    metrics; it costs a little speed on GPUs, hence the switch.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if deterministic and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+@lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape a result (absent ones left out)."""
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@lru_cache(maxsize=1)
+def device_description() -> str:
+    """Backend and accelerator (or CPU model), e.g. ``tensorflow on cpu: AMD EPYC ... (2 cores)``."""
+    import keras
+
+    backend = keras.backend.backend()
+    gpus = _gpus(backend)
+    if gpus:
+        return f"{backend} on gpu: {', '.join(gpus)}"
+    return f"{backend} on cpu: {_cpu_model()} ({os.cpu_count()} cores)"
+
+
+def _gpus(backend: str) -> list[str]:
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return [d.name for d in tf.config.list_physical_devices("GPU")]
+        if backend == "jax":
+            import jax
+
+            return [str(d) for d in jax.devices() if d.platform == "gpu"]
+        if backend == "torch":
+            import torch
+
+            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # a broken driver must not stop a CPU run
+        return []
+    return []
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def import_backend_quietly() -> None:
+    """Import Keras (and its backend) with the C++ start-up lines hidden.
+
+    TensorFlow prints oneDNN/CUDA notices to file descriptor 2 before its
+    logging is configured, where no environment variable reaches them. They
+    are captured during the import and shown only if the import fails.
+    """
+    import sys
+    import tempfile
+
+    quiet_backend_logs()
+    if "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

@@ -1,0 +1,6 @@
+"""Training and evaluation of one configuration, and writing its artifacts."""
+
+from .artifacts import ARTIFACTS, write_run
+from .trainer import TrainConfig, TrainResult, release_memory, resolve, train
+
+__all__ = ["ARTIFACTS", "TrainConfig", "TrainResult", "release_memory", "resolve", "train", "write_run"]

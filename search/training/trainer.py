@@ -1,0 +1,149 @@
+"""One train-and-evaluate path whose numbers every other feature trusts.
+
+``cnn-search train``, each search trial and the final run from a best-params
+file all go through :func:`train`, so a number in a leaderboard means the
+same thing as the number in a standalone run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import gc
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+
+from ..data import Dataset, DataOptions, load_dataset
+from ..errors import ConfigError
+from ..runtime import device_description, package_versions, seed_everything
+from ..zoo import build_model, get_variant, trainable_params
+from .progress import EpochPrinter, EpochTimer
+
+EVAL_BATCH = 2048  # inference holds no gradients, so a large batch is cheap and fast
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a run; recorded verbatim in ``metrics.json``."""
+
+    variant: str
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+    epochs: int | None = None
+    batch_size: int | None = None
+    seed: int = 0
+    data: DataOptions = field(default_factory=DataOptions)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclass
+class TrainResult:
+    """The trained model with its history, test predictions and metrics."""
+
+    model: keras.Model
+    history: pd.DataFrame
+    metrics: dict[str, Any]
+    y_pred: np.ndarray
+    dataset: Dataset
+
+
+def resolve(config: TrainConfig) -> tuple[dict[str, Any], int, int, DataOptions]:
+    """Validated hyperparameters, epochs, batch size and data options of ``config``.
+
+    The data keeps only the classes the model outputs (seed 004's 5-class
+    models), which is why the variant decides ``num_classes``.
+    """
+    variant = get_variant(config.variant)
+    hparams = variant.resolve(config.hparams)
+    data = dataclasses.replace(config.data, num_classes=variant.num_classes(hparams), seed=config.seed)
+    return hparams, config.epochs or variant.epochs, config.batch_size or variant.batch_size, data
+
+
+def train(
+    config: TrainConfig,
+    *,
+    data_dir: str | Path | None = None,
+    dataset: Dataset | None = None,
+    verbose: bool = True,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> TrainResult:
+    """Train ``config`` on the training split, validate per epoch, evaluate on the test set.
+
+    Pass ``dataset`` to reuse arrays already in memory (searches load once per
+    process); otherwise the data is loaded with ``config.data``.
+    """
+    hparams, epochs, batch_size, options = resolve(config)
+    if dataset is None:
+        dataset = load_dataset(options, data_dir=data_dir)
+    seed_everything(config.seed)
+    model = build_model(config.variant, hparams)
+    timer = EpochTimer()
+    fit_callbacks = [timer, *callbacks] + ([EpochPrinter(epochs, timer)] if verbose else [])
+    start = time.perf_counter()
+    fit = model.fit(dataset.x_train, dataset.y_train, validation_data=(dataset.x_val, dataset.y_val),
+                    epochs=epochs, batch_size=batch_size, verbose=0, callbacks=fit_callbacks)
+    train_time = time.perf_counter() - start
+    history = _history_frame(fit.history, timer.times)
+    test_loss, test_acc = model.evaluate(dataset.x_test, dataset.y_test, batch_size=EVAL_BATCH, verbose=0)
+    probabilities = model.predict(dataset.x_test, batch_size=EVAL_BATCH, verbose=0)
+    y_pred = np.argmax(probabilities, axis=1)
+    metrics = {
+        "variant": config.variant,
+        "hparams": hparams,
+        "params": trainable_params(model),
+        "epochs": epochs,
+        "epochs_run": len(history),
+        "batch_size": batch_size,
+        "seed": config.seed,
+        "data": _data_record(dataset),
+        **_split_metrics(history, float(test_loss), float(test_acc)),
+        "training_time_s": train_time,
+        "time_per_epoch_s": train_time / max(len(history), 1),
+        "versions": package_versions(),
+        "device": device_description(),
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return TrainResult(model, history, metrics, y_pred, dataset)
+
+
+def release_memory() -> None:
+    """Drop Keras's global state between trials so memory does not grow with them."""
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def _history_frame(history: Mapping[str, list[float]], epoch_times: list[float]) -> pd.DataFrame:
+    frame = pd.DataFrame({key: [float(v) for v in values] for key, values in history.items()})
+    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
+    frame["epoch_time_s"] = epoch_times[: len(frame)]
+    return frame
+
+
+def _split_metrics(history: pd.DataFrame, test_loss: float, test_acc: float) -> dict[str, dict[str, float]]:
+    last = history.iloc[-1]
+    return {
+        "train": {"loss": float(last["loss"]), "accuracy": float(last["accuracy"])},
+        "val": {"loss": float(last["val_loss"]), "accuracy": float(last["val_accuracy"])},
+        "test": {"loss": test_loss, "accuracy": test_acc},
+    }
+
+
+def _data_record(dataset: Dataset) -> dict[str, Any]:
+    return {
+        **dataclasses.asdict(dataset.options),
+        "normalization": dataset.normalization,
+        "n_train": len(dataset.y_train),
+        "n_val": len(dataset.y_val),
+        "n_test": len(dataset.y_test),
+    }

@@ -1,0 +1,202 @@
+"""Hyperparameter declarations.
+
+Every variant declares its hyperparameters with a default and the values it
+allows, so that one place validates a ``--set`` on the command line, a value in
+a search-space file and a value sampled by Optuna. The same declarations tell
+the search engines which distributions are legal for a name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh")
+OPTIMIZERS = ("adam", "adamw", "nadam", "sgd", "rmsprop", "adagrad", "adadelta")
+
+
+class HParam:
+    """Base of the declarations; ``validate`` returns the normalised value."""
+
+    default: Any
+    doc: str
+
+    def validate(self, name: str, value: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def allowed(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def parse(self, name: str, text: str) -> Any:
+        """Turn a command-line string into a value, then validate it."""
+        return self.validate(name, text)
+
+    def _reject(self, name: str, value: Any) -> ConfigError:
+        return ConfigError(f"hyperparameter '{name}' = {value!r} is not allowed; allowed: {self.allowed()}")
+
+
+@dataclass(frozen=True)
+class Choice(HParam):
+    """One of a fixed set of strings (matched case-insensitively, as Keras does)."""
+
+    values: tuple[str, ...]
+    default: str
+    doc: str = ""
+
+    def validate(self, name: str, value: Any) -> str:
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            for allowed in self.values:
+                if allowed.lower() == lowered:
+                    return allowed
+        raise self._reject(name, value)
+
+    def allowed(self) -> str:
+        return "one of " + ", ".join(self.values)
+
+
+@dataclass(frozen=True)
+class Int(HParam):
+    """An integer in ``[low, high]``."""
+
+    low: int
+    high: int
+    default: int
+    doc: str = ""
+
+    def validate(self, name: str, value: Any) -> int:
+        if isinstance(value, bool):
+            raise self._reject(name, value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise self._reject(name, value) from None
+        if not isinstance(value, int) or not self.low <= value <= self.high:
+            raise self._reject(name, value)
+        return value
+
+    def allowed(self) -> str:
+        return f"an integer from {self.low} to {self.high}"
+
+
+@dataclass(frozen=True)
+class Float(HParam):
+    """A float in ``[low, high)`` (or ``[low, high]``); ``optional`` admits None.
+
+    ``None`` for a learning rate means "the optimizer's own Keras default",
+    which is what the seed notebooks used when they passed optimizer names.
+    """
+
+    low: float
+    high: float
+    default: float | None
+    doc: str = ""
+    high_inclusive: bool = False
+    optional: bool = False
+    log: bool = False
+
+    def validate(self, name: str, value: Any) -> float | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "default")):
+            if self.optional:
+                return None
+            raise self._reject(name, value)
+        if isinstance(value, bool):
+            raise self._reject(name, value)
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise self._reject(name, value) from None
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self._reject(name, value)
+        value = float(value)
+        upper_ok = value <= self.high if self.high_inclusive else value < self.high
+        if not (self.low <= value and upper_ok):
+            raise self._reject(name, value)
+        return value
+
+    def allowed(self) -> str:
+        bracket = "]" if self.high_inclusive else ")"
+        text = f"a number in [{self.low:g}, {self.high:g}{bracket}"
+        return text + (" or none (the optimizer's default)" if self.optional else "")
+
+
+@dataclass(frozen=True)
+class Bool(HParam):
+    """True or false (also ``yes/no``, ``1/0`` from the command line)."""
+
+    default: bool
+    doc: str = ""
+
+    _TRUE = ("true", "yes", "1", "on")
+    _FALSE = ("false", "no", "0", "off")
+
+    def validate(self, name: str, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in self._TRUE:
+                return True
+            if lowered in self._FALSE:
+                return False
+        raise self._reject(name, value)
+
+    def allowed(self) -> str:
+        return "true or false"
+
+
+@dataclass(frozen=True)
+class Path(HParam):
+    """An optional file path (e.g. pretrained weights); existence is checked at build time."""
+
+    default: str | None = None
+    doc: str = ""
+
+    def validate(self, name: str, value: Any) -> str | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+            return None
+        if isinstance(value, str):
+            return value
+        raise self._reject(name, value)
+
+    def allowed(self) -> str:
+        return "a file path, or none"
+
+
+@dataclass(frozen=True)
+class HParamSpace:
+    """The declared hyperparameters of one variant, in declaration order."""
+
+    params: Mapping[str, HParam] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return list(self.params)
+
+    def defaults(self) -> dict[str, Any]:
+        return {name: spec.default for name, spec in self.params.items()}
+
+    def get(self, variant: str, name: str) -> HParam:
+        try:
+            return self.params[name]
+        except KeyError:
+            valid = ", ".join(self.params) or "(none)"
+            raise ConfigError(
+                f"variant '{variant}' has no hyperparameter '{name}'; valid: {valid}"
+            ) from None
+
+    def resolve(self, variant: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults overlaid with validated overrides: the full set a run records."""
+        values = self.defaults()
+        for name, value in (overrides or {}).items():
+            values[name] = self.get(variant, name).validate(name, value)
+        return values

@@ -1,0 +1,102 @@
+"""The variant registry: names users type, mapped to declared builders.
+
+A variant is data (name, provenance, hyperparameter declarations, training
+defaults) plus one function that builds the uncompiled network; compiling,
+validation and parameter counting are done here once for all of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from ..errors import ConfigError
+from .hparams import HParam, HParamSpace
+from .layers import compile_classifier, trainable_params
+
+Builder = Callable[[dict[str, Any]], keras.Model]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named model family; ``build`` gets the full, validated hyperparameters."""
+
+    name: str
+    summary: str
+    source: str
+    space: HParamSpace
+    build: Builder
+    epochs: int
+    batch_size: int
+
+    def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """All hyperparameters (defaults included) after validating ``overrides``."""
+        return self.space.resolve(self.name, overrides)
+
+    def num_classes(self, hparams: Mapping[str, Any]) -> int:
+        return int(hparams.get("num_classes", 10))
+
+
+_REGISTRY: dict[str, Variant] = {}
+
+
+def register(
+    name: str,
+    *,
+    summary: str,
+    source: str,
+    hparams: Mapping[str, HParam],
+    epochs: int,
+    batch_size: int,
+) -> Callable[[Builder], Builder]:
+    """Decorator that registers a builder under ``name``."""
+
+    def wrap(build: Builder) -> Builder:
+        if name in _REGISTRY:
+            raise RuntimeError(f"variant {name!r} registered twice")
+        _REGISTRY[name] = Variant(name, summary, source, HParamSpace(dict(hparams)), build, epochs, batch_size)
+        return build
+
+    return wrap
+
+
+def get_variant(name: str) -> Variant:
+    """Look a variant up by name; an unknown one lists every valid name."""
+    _load_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown variant '{name}'; valid: {', '.join(_REGISTRY)}") from None
+
+
+def list_variants() -> list[Variant]:
+    _load_builtin()
+    return list(_REGISTRY.values())
+
+
+def build_model(name: str, hparams: Mapping[str, Any] | None = None, *, compile: bool = True) -> keras.Model:
+    """Build (and by default compile) variant ``name`` with validated hyperparameters."""
+    variant = get_variant(name)
+    values = variant.resolve(hparams)
+    model = variant.build(values)
+    if compile:
+        compile_classifier(model, values["optimizer"], values["learning_rate"])
+    return model
+
+
+def count_params(name: str, hparams: Mapping[str, Any] | None = None) -> int:
+    """Trainable parameters of a configuration, from building it without training."""
+    return trainable_params(build_model(name, hparams, compile=False))
+
+
+_BUILTIN = ("seeds", "transfer", "parametric")  # listing order: the seeds first
+
+
+def _load_builtin() -> None:
+    # Importing the modules runs their @register decorators exactly once.
+    for module in _BUILTIN:
+        importlib.import_module(f".{module}", __package__)
