@@ -8,6 +8,7 @@ on stderr and exit status 2; Ctrl-C exits 130 without a traceback.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -81,6 +82,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from .engines import describe_storage
+    from .runner import RunOptions, counts, resolve_space, run_search, summary_table
+
+    options = RunOptions(study=args.study, storage=args.storage, n_trials=args.n_trials, timeout=args.timeout,
+                         subset=args.subset, epochs=args.epochs, data_dir=args.data_dir,
+                         results_dir=args.results_dir)
+    space = resolve_space(args.space, options)
+    try:
+        study = run_search(space, options)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished trials are saved; resume with: {_resume_command(args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    table = summary_table(study)
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts(study).items()))
+    print(f"study '{space.study}': {tally or 'no trials'}")
+    if not table.empty:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"results: {describe_storage(args.storage, space.study, args.results_dir)}")
+    return 0
+
+
+def _resume_command(args: argparse.Namespace) -> str:
+    from .engines import mask_url
+
+    return "cnn-search " + " ".join(shlex.quote(mask_url(a)) for a in args.argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnn-search", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -99,12 +129,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     _add_data_args(train)
     train.set_defaults(handler=_cmd_train)
+
+    run = sub.add_parser("run", help="run (or resume) the search described by a space file")
+    run.add_argument("space", type=Path, help="a search-space file, e.g. spaces/quickstart.toml")
+    run.add_argument("--study", help="study name (default: the file's)")
+    run.add_argument("--storage", help="Optuna storage URL (default: results/<study>/study.journal)")
+    run.add_argument("--n-trials", type=int, help="total trials the study should end with")
+    run.add_argument("--timeout", type=float, help="stop starting trials after S seconds")
+    run.add_argument("--subset", type=int, help="stratified subset of N training images")
+    run.add_argument("--epochs", type=int, help="fixed epochs for every trial (overrides the file)")
+    run.add_argument("--data-dir", type=Path, help="directory with the Fashion-MNIST .gz files")
+    run.add_argument("--results-dir", type=Path, default=Path("results"), help="where default studies live")
+    run.set_defaults(handler=_cmd_run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ..data import Dataset, DataOptions, load_dataset
+from ..data import DataOptions, Dataset, load_dataset
 from ..errors import ConfigError
 from ..runtime import device_description, package_versions, seed_everything
 from ..zoo import build_model, get_variant, trainable_params
@@ -112,7 +112,7 @@ def train(
         "time_per_epoch_s": train_time / max(len(history), 1),
         "versions": package_versions(),
         "device": device_description(),
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     return TrainResult(model, history, metrics, y_pred, dataset)
 

@@ -1,0 +1,43 @@
+"""Fashion-MNIST loading: locate/verify files, decode and cache them, build splits.
+
+Only numpy, scikit-learn (imported lazily) and the standard library: no Keras
+or TensorFlow, so importing this is fast and independent of the backend.
+"""
+
+from search.data.cache import CACHE_ENV, RawData, cache_dir, clear_memo, load_raw
+from search.data.dataset import (
+    CLASS_NAMES,
+    MIN_PER_CLASS,
+    NORMALIZATIONS,
+    DataOptions,
+    Dataset,
+    load_dataset,
+    prepare,
+    stratified_indices,
+)
+from search.data.fetch import DATA_ENV, FILES, MIRROR, file_md5, keras_cache_dir, locate, verify
+from search.data.idx import read_idx
+
+__all__ = [
+    "CACHE_ENV",
+    "CLASS_NAMES",
+    "DATA_ENV",
+    "FILES",
+    "MIN_PER_CLASS",
+    "MIRROR",
+    "NORMALIZATIONS",
+    "DataOptions",
+    "Dataset",
+    "RawData",
+    "cache_dir",
+    "clear_memo",
+    "file_md5",
+    "keras_cache_dir",
+    "load_dataset",
+    "load_raw",
+    "locate",
+    "prepare",
+    "read_idx",
+    "stratified_indices",
+    "verify",
+]

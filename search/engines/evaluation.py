@@ -1,0 +1,62 @@
+"""Evaluating one configuration the way the space asks: holdout or k-fold, times repeats.
+
+Both engines and the leaderboard rely on one meaning of "validation accuracy
+of a configuration": the mean over every (fold, repeat) run, each run seeded
+``seed + repeat`` so repeats can later be paired by seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from ..data import Dataset
+from ..training import TrainConfig, release_memory, train
+
+
+def fold_datasets(dataset: Dataset, folds: int, seed: int) -> Iterator[Dataset]:
+    """Stratified k-fold splits of train+validation; the test set is untouched."""
+    x, y = dataset.x_trainval, dataset.y_trainval
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train_idx, val_idx in splitter.split(np.zeros((len(y), 1)), y):
+        yield dataclasses.replace(dataset, x_train=x[train_idx], y_train=y[train_idx],
+                                  x_val=x[val_idx], y_val=y[val_idx])
+
+
+def evaluate_configuration(
+    variant: str,
+    hparams: dict[str, Any],
+    *,
+    epochs: int,
+    batch_size: int,
+    dataset: Dataset,
+    seed: int,
+    method: str = "holdout",
+    folds: int = 3,
+    repeats: int = 1,
+    first_run_callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> tuple[list[dict[str, Any]], list[dict[str, float]]]:
+    """Train every (repeat, fold) run; return their metrics and the first run's history.
+
+    ``first_run_callbacks`` (the pruner's) watch only the first run: later runs
+    of a configuration that survived it are not cut short.
+    """
+    runs: list[dict[str, Any]] = []
+    history: list[dict[str, float]] = []
+    for repeat in range(repeats):
+        splits = [dataset] if method == "holdout" else list(fold_datasets(dataset, folds, seed))
+        for data in splits:
+            config = TrainConfig(variant, hparams, epochs=epochs, batch_size=batch_size, seed=seed + repeat)
+            callbacks = first_run_callbacks if not runs else ()
+            result = train(config, dataset=data, verbose=False, callbacks=callbacks)
+            runs.append(result.metrics)
+            if not history:
+                history = result.history.to_dict(orient="records")
+            del result
+            release_memory()
+    return runs, history

@@ -1,0 +1,139 @@
+"""Engine 1: scikit-learn ``GridSearchCV`` over a scikeras ``KerasClassifier``.
+
+This is seed 001's workflow made safe: the budget is checked for every grid
+point before anything trains, cross-validation is explicitly stratified, and
+each point's ``cv_results_`` is stored as an Optuna trial as soon as it is
+done, so an interrupted grid resumes where it stopped and later tools read
+grid and Optuna results alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
+from scikeras.wrappers import KerasClassifier
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+from ..errors import ConfigError
+from ..runtime import seed_everything
+from ..training import release_memory
+from ..zoo import build_model
+from . import records
+from .optuna_engine import FINISHED, TrialCallback, open_study
+
+if TYPE_CHECKING:
+    from ..data import Dataset
+    from ..spaces import ParamCounter, Space
+
+
+class StratifiedKerasClassifier(KerasClassifier):
+    """A ``KerasClassifier`` that scikit-learn >= 1.6 recognises as a classifier.
+
+    scikeras 0.13 predates scikit-learn's tag API, so ``is_classifier`` is
+    False and an integer ``cv`` silently becomes an unstratified ``KFold``.
+    The engine always passes an explicit ``StratifiedKFold`` as well.
+    """
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        from sklearn.utils import ClassifierTags
+
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags()
+        return tags
+
+
+def keras_model(variant: str, hparams: dict[str, Any], **searched: Any) -> keras.Model:
+    """scikeras build function: the zoo model with the grid point's values applied."""
+    return build_model(variant, {**hparams, **searched})
+
+
+def make_classifier(variant: str, hparams: dict[str, Any], epochs: int, batch_size: int,
+                    seed: int) -> StratifiedKerasClassifier:
+    return StratifiedKerasClassifier(
+        model=keras_model, model__variant=variant, model__hparams=hparams,
+        epochs=epochs, batch_size=batch_size, random_state=seed, verbose=0,
+    )
+
+
+def param_grid(point: dict[str, Any], hparams: dict[str, Any], epochs: int, batch_size: int) -> dict[str, list]:
+    """The grid point in scikeras's routing: model hyperparameters under ``model__``."""
+    grid: dict[str, list] = {"epochs": [epochs], "batch_size": [batch_size]}
+    for key in point:
+        if key in hparams:
+            grid[f"model__{key}"] = [hparams[key]]
+    return grid
+
+
+def run_grid(space: Space, storage: optuna.storages.BaseStorage, dataset: Dataset, counter: ParamCounter,
+             callbacks: list[TrialCallback] = (), fit_hook: Callable[[int], None] | None = None) -> optuna.Study:
+    """Cross-validate every in-budget grid point not yet in the study; record each at once."""
+    study = open_study(space, storage)
+    distributions = {k: CategoricalDistribution(v) for k, v in space.grid_search_space().items()}
+    done = [t.params for t in study.get_trials(deepcopy=False, states=FINISHED)]
+    for point in space.grid_points():
+        if point in done:
+            continue
+        trial = _evaluate_point(space, point, dataset, counter, fit_hook)
+        study.add_trial(optuna.trial.create_trial(distributions=distributions, params=point, **trial))
+        for callback in callbacks:
+            callback(study, study.trials[-1])
+    return study
+
+
+def _evaluate_point(space: Space, point: dict[str, Any], dataset: Dataset, counter: ParamCounter,
+                    fit_hook: Callable[[int], None] | None) -> dict[str, Any]:
+    variant, hparams, epochs, batch_size = space.split_params(point)
+    base = {"engine": "grid", "variant": variant, "epochs": epochs, "batch_size": batch_size}
+    try:
+        params = counter.count(variant, hparams)
+    except ConfigError as exc:
+        return _skipped(base, records.STATUS_INVALID, None, str(exc))
+    if space.max_params is not None and params > space.max_params:
+        return _skipped(base, records.STATUS_OVER_BUDGET, params, f"{params:,} > {space.max_params:,}")
+    if fit_hook is not None:
+        fit_hook(params)
+    result = _cross_validate(space, variant, param_grid(point, hparams, epochs, batch_size), dataset)
+    return {"state": TrialState.COMPLETE, "value": result["val_accuracy"],
+            "user_attrs": records.clean({**base, "status": records.STATUS_COMPLETE, "params": params, **result})}
+
+
+def _cross_validate(space: Space, variant: str, grid: dict[str, list], dataset: Dataset) -> dict[str, Any]:
+    folds, epochs = space.validation.folds, grid["epochs"][0]
+    fixed = space.split_params({})[1]
+    searched = {key[len("model__"):]: values[0] for key, values in grid.items() if key.startswith("model__")}
+    estimator = make_classifier(variant, {k: v for k, v in fixed.items() if k not in searched},
+                                epochs, grid["batch_size"][0], space.seed).set_params(
+        **{f"model__{k}": v for k, v in searched.items()})
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=space.seed)
+    seed_everything(space.seed)
+    search = GridSearchCV(estimator, param_grid=grid, cv=cv, scoring="accuracy", refit=False,
+                          n_jobs=space.n_jobs, error_score="raise")
+    start = time.perf_counter()
+    try:
+        search.fit(dataset.x_trainval, dataset.y_trainval)
+    finally:
+        release_memory()
+    res = search.cv_results_
+    scores = [float(res[f"split{i}_test_score"][0]) for i in range(folds)]
+    fit_time = float(res["mean_fit_time"][0])
+    return {
+        "n": folds, "seeds": [space.seed] * folds, "val_accuracy": float(np.mean(scores)),
+        "val_accuracy_std": float(np.std(scores, ddof=1)), "val_scores": scores, "val_loss": None,
+        "test_accuracy": None, "test_accuracy_std": None, "test_loss": None,
+        "training_time_s": fit_time, "time_per_epoch_s": fit_time / epochs,
+        "cv_std_fit_time_s": float(res["std_fit_time"][0]), "cv_mean_score_time_s": float(res["mean_score_time"][0]),
+        "search_wall_time_s": time.perf_counter() - start,
+    }
+
+
+def _skipped(base: dict[str, Any], status: str, params: int | None, reason: str) -> dict[str, Any]:
+    return {"state": TrialState.PRUNED, "value": None,
+            "user_attrs": records.clean({**base, "status": status, "params": params, "reason": reason})}

@@ -1,0 +1,66 @@
+"""Live progress of a search: one line per finished trial.
+
+A line per trial (rather than a redrawn bar) reads the same on a terminal,
+in a log file and in CI: trials done/total, pruned and skipped counts, the
+best value so far, elapsed time and an ETA from this session's pace.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from .engines import records
+
+
+def _fmt(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class TrialReporter:
+    """Optuna callback printing progress after every trial (also used by the grid engine)."""
+
+    def __init__(self, total: int | None, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+        self.session_done = 0
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        trials = study.get_trials(deepcopy=False)
+        finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        skipped = sum(t.user_attrs.get("status") in (records.STATUS_OVER_BUDGET, records.STATUS_INVALID)
+                      for t in finished)
+        pruned = sum(t.state == TrialState.PRUNED for t in finished) - skipped
+        failed = sum(t.state == TrialState.FAIL for t in trials)
+        self.session_done += 1
+        elapsed = time.perf_counter() - self.start
+        done = f"{len(finished)}/{self.total}" if self.total else str(len(finished))
+        parts = [f"trial {trial.number}: {self._outcome(trial)}", f"done {done}", f"pruned {pruned}",
+                 f"skipped {skipped}", f"failed {failed}", f"best {self._best(study)}", f"elapsed {_fmt(elapsed)}"]
+        if self.total:
+            remaining = max(self.total - len(finished), 0)
+            parts.append(f"eta {_fmt(elapsed / self.session_done * remaining)}")
+        print(" | ".join(parts), file=self.stream, flush=True)
+
+    @staticmethod
+    def _outcome(trial: FrozenTrial) -> str:
+        status = trial.user_attrs.get("status", trial.state.name.lower())
+        params = trial.user_attrs.get("params")
+        size = f" {params:,} params" if params is not None else ""
+        if trial.state == TrialState.COMPLETE:
+            return f"val_acc {trial.value:.4f}{size}"
+        return f"{status}{size}"
+
+    @staticmethod
+    def _best(study: optuna.Study) -> str:
+        try:
+            best = study.best_trial
+        except ValueError:
+            return "-"
+        return f"{best.value:.4f} (trial {best.number})"

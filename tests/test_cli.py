@@ -1,0 +1,69 @@
+"""The command line as a user meets it: exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from search.cli import main
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "search", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("cnn-search: error: ")
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_models_lists_the_zoo_with_budget(capsys):
+    assert main(["models", "--budget", "50000"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert rows["grid50k"][1:3] == ["47,582", "yes"]
+    assert rows["datacamp"][1:3] == ["356,234", "no"]
+    assert set(rows) >= {"datacamp", "datacamp-dropout", "grid50k", "1A", "1B", "2", "3", "4", "m1", "m3", "m4",
+                         "resnet50", "cnn"}
+
+
+def test_unknown_variant_is_a_one_line_error():
+    assert_one_line_error(run_cli("train", "nonsense"), "unknown variant 'nonsense'", "grid50k")
+
+
+def test_bad_set_value_is_a_one_line_error():
+    assert_one_line_error(run_cli("train", "grid50k", "--set", "dropout_rate=2"), "'dropout_rate'", "[0, 1)")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_corrupted_data_file_is_a_one_line_error(tmp_path, data_dir, damage):
+    broken = tmp_path / "fm"
+    shutil.copytree(data_dir, broken)
+    target = broken / "train-labels-idx1-ubyte.gz"
+    raw = bytearray(target.read_bytes())
+    if damage == "truncate":
+        target.write_bytes(bytes(raw[: len(raw) // 2]))
+    else:
+        raw[len(raw) // 2] ^= 0xFF
+        target.write_bytes(bytes(raw))
+    proc = run_cli("train", "grid50k", "--epochs", "1", "--subset", "1000", "--data-dir", str(broken),
+                   "--out", str(tmp_path / "out"), env={"CNN_SEARCH_CACHE": str(tmp_path / "cache")})
+    assert_one_line_error(proc, "train-labels-idx1-ubyte.gz")
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_gzip_module_reads_the_real_files(data_dir):
+    # Guard for the corruption test above: the pristine files are valid gzip.
+    with gzip.open(data_dir / "train-labels-idx1-ubyte.gz") as fh:
+        assert fh.read(4) == b"\x00\x00\x08\x01"
