@@ -61,19 +61,34 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    import_backend_quietly()
+def _train_config(args: argparse.Namespace) -> Any:
     from .data import DataOptions
-    from .training import TrainConfig, train, write_run
+    from .handoff import load_best, train_config
+    from .training import TrainConfig
 
-    config = TrainConfig(
+    if args.from_spec is not None:
+        if args.variant or args.set or args.epochs or args.batch_size or args.subset:
+            raise ConfigError("train --from takes the whole configuration from the spec; "
+                              "drop VARIANT, --set, --epochs, --batch-size and --subset")
+        return train_config(load_best(args.from_spec), full_train=args.full_train)
+    if not args.variant:
+        raise ConfigError("train needs a VARIANT (see `cnn-search models`) or --from best.json")
+    return TrainConfig(
         variant=args.variant,
         hparams=parse_assignments(args.set),
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
         data=DataOptions(subset=args.subset, normalize=args.normalize, val_fraction=args.val_fraction),
+        full_train=args.full_train,
     )
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from .training import train, write_run
+
+    config = _train_config(args)
     result = train(config, data_dir=args.data_dir, verbose=not args.quiet)
     out = write_run(result, args.out)
     m = result.metrics
@@ -105,6 +120,44 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from tabulate import tabulate
+
+    from .engines import load_existing_study
+    from .fileio import write_text
+    from .reports.leaderboard import leaderboard
+
+    study = load_existing_study(args.study, args.storage, args.results_dir)
+    board = leaderboard(study, by=args.by, metric=args.metric, top=args.top)
+    if args.csv:
+        write_text(args.csv, board.to_csv(index=False))
+    print(tabulate(board, headers="keys", showindex=False, floatfmt=".4f", missingval="-",
+                   tablefmt="github" if args.markdown else "simple"))
+    if args.csv:
+        print(f"wrote {args.csv}", file=sys.stderr)
+    return 0
+
+
+def _cmd_best(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from .engines import load_existing_study
+    from .handoff import best_spec, write_best
+
+    study = load_existing_study(args.study, args.storage, args.results_dir)
+    spec = best_spec(study, metric=args.metric, storage_url=args.storage)
+    path = write_best(spec, args.output)
+    print(f"{spec.variant} from trial {spec.source['trial']} ({spec.params:,} params, val accuracy "
+          f"{spec.metrics['val_accuracy']:.4f}) written to {path}; retrain with: cnn-search train --from {path}")
+    return 0
+
+
+def _add_study_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("study", help="study name")
+    p.add_argument("--storage", help="Optuna storage URL (default: results/<study>/study.journal)")
+    p.add_argument("--results-dir", type=Path, default=Path("results"), help="where default studies live")
+
+
 def _resume_command(args: argparse.Namespace) -> str:
     from .engines import mask_url
 
@@ -120,7 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(handler=_cmd_models)
 
     train = sub.add_parser("train", help="train and evaluate one variant")
-    train.add_argument("variant", help="a zoo variant (see `cnn-search models`)")
+    train.add_argument("variant", nargs="?", help="a zoo variant (see `cnn-search models`)")
+    train.add_argument("--from", dest="from_spec", type=Path, metavar="BEST_JSON",
+                       help="retrain exactly the configuration of a `cnn-search best` spec")
+    train.add_argument("--full-train", action="store_true", help="fit on train + validation (final runs)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a hyperparameter (repeatable)")
     train.add_argument("--epochs", type=int, help="epochs (default: the variant's)")
     train.add_argument("--batch-size", type=int, help="batch size (default: the variant's)")
@@ -141,6 +197,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", type=Path, help="directory with the Fashion-MNIST .gz files")
     run.add_argument("--results-dir", type=Path, default=Path("results"), help="where default studies live")
     run.set_defaults(handler=_cmd_run)
+
+    from .reports.metrics import METRIC_NAMES
+
+    board = sub.add_parser("leaderboard", help="rank a study's configurations")
+    _add_study_args(board)
+    board.add_argument("--by", choices=("config", "variant"), default="config", help="one row per ...")
+    board.add_argument("--metric", choices=METRIC_NAMES, default="val_accuracy", help="sort by")
+    board.add_argument("--top", type=int, help="only the best K rows")
+    board.add_argument("--csv", type=Path, help="also write the table as CSV")
+    board.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    board.set_defaults(handler=_cmd_leaderboard)
+
+    best = sub.add_parser("best", help="write the best configuration as a spec for `train --from`")
+    _add_study_args(best)
+    best.add_argument("--metric", choices=METRIC_NAMES, default="val_accuracy", help="rank by")
+    best.add_argument("-o", "--output", type=Path, default=Path("best.json"), help="spec file to write")
+    best.set_defaults(handler=_cmd_best)
     return parser
 
 

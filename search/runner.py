@@ -17,7 +17,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from .data import load_dataset
-from .engines import describe_storage, open_storage, run_grid, run_optuna, target_trials
+from .engines import describe_storage, finished_trials, open_storage, run_grid, run_optuna, target_trials
 from .progress import TrialReporter
 from .runtime import device_description, package_versions
 from .spaces import ParamCounter, Space, load_space
@@ -55,7 +55,11 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
           f"{len(dataset.y_val):,} val images, target {total or 'timeout'} trials", file=stream, flush=True)
     reporter = TrialReporter(total, stream)
     engine = run_grid if space.engine == "grid" else run_optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = engine(space, storage, dataset, ParamCounter(), callbacks=[reporter])
+    if reporter.session_done == 0:
+        print(f"nothing to run: the study already has {finished_trials(study)} finished trials "
+              f"(target {total}); pass a larger --n-trials to run more", file=stream, flush=True)
     study.set_user_attr("versions", package_versions())
     study.set_user_attr("device", device_description())
     study.set_user_attr("seed", space.seed)

@@ -118,3 +118,11 @@ def import_backend_quietly() -> None:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+    _quiet_python_loggers()
+
+
+def _quiet_python_loggers() -> None:
+    """TensorFlow's retracing notices come through Python logging; keep errors only."""
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)

@@ -50,8 +50,14 @@ class StratifiedKerasClassifier(KerasClassifier):
         return tags
 
 
-def keras_model(variant: str, hparams: dict[str, Any], **searched: Any) -> keras.Model:
-    """scikeras build function: the zoo model with the grid point's values applied."""
+def keras_model(variant: str, hparams: dict[str, Any], meta: Any = None, compile_kwargs: Any = None,
+                params: Any = None, **searched: Any) -> keras.Model:
+    """scikeras build function: the zoo model with the grid point's values applied.
+
+    scikeras hands a ``**kwargs`` build function its own ``meta``,
+    ``compile_kwargs`` and ``params`` too; they are named here to keep them
+    out of the hyperparameters.
+    """
     return build_model(variant, {**hparams, **searched})
 
 

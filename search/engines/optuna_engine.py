@@ -150,7 +150,6 @@ def run_optuna(space: Space, storage: optuna.storages.BaseStorage, dataset: Data
     remaining = None if target is None else target - finished_trials(study)
     if remaining is not None and remaining <= 0:
         return study
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(Objective(space, dataset, counter), n_trials=remaining, timeout=space.optuna.timeout,
                    callbacks=list(callbacks), catch=(Exception,), gc_after_trial=True)
     return study

@@ -43,6 +43,7 @@ def summarise_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "test_loss": _mean([r["test"]["loss"] for r in runs if r.get("test")]) if test else None,
         "training_time_s": _mean([r["training_time_s"] for r in runs]),
         "time_per_epoch_s": _mean([r["time_per_epoch_s"] for r in runs]),
+        "test_confusion_matrix": runs[0].get("test_confusion_matrix") if test else None,
     }
 
 

@@ -54,3 +54,18 @@ def mask_url(url: str) -> str:
 def _journal(path: Path) -> JournalStorage:
     path.parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def load_existing_study(study: str, url: str | None = None,
+                        results_dir: str | Path = DEFAULT_RESULTS) -> optuna.Study:
+    """Load a study that a search created; a missing one is a one-line error naming where we looked."""
+    where = describe_storage(url, study, results_dir)
+    if url is None and not default_storage_path(study, results_dir).is_file():
+        raise ConfigError(f"no study '{study}' at {where}; run `cnn-search run SPACE.toml` first "
+                          "or name its storage with --storage")
+    storage = open_storage(url, study, results_dir)
+    try:
+        return optuna.load_study(study_name=study, storage=storage)
+    except KeyError:
+        known = ", ".join(optuna.get_all_study_names(storage)) or "none"
+        raise ConfigError(f"no study '{study}' in {where}; studies there: {known}") from None

@@ -24,6 +24,7 @@ from ..data import DataOptions, Dataset, load_dataset
 from ..errors import ConfigError
 from ..runtime import device_description, package_versions, seed_everything
 from ..zoo import build_model, get_variant, trainable_params
+from .evaluation import confusion_frame
 from .progress import EpochPrinter, EpochTimer
 
 EVAL_BATCH = 2048  # inference holds no gradients, so a large batch is cheap and fast
@@ -39,6 +40,7 @@ class TrainConfig:
     batch_size: int | None = None
     seed: int = 0
     data: DataOptions = field(default_factory=DataOptions)
+    full_train: bool = False  # final runs: fit on train + validation, no per-epoch validation
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -90,9 +92,10 @@ def train(
     model = build_model(config.variant, hparams)
     timer = EpochTimer()
     fit_callbacks = [timer, *callbacks] + ([EpochPrinter(epochs, timer)] if verbose else [])
+    x, y, validation = _fit_data(dataset, config.full_train)
     start = time.perf_counter()
-    fit = model.fit(dataset.x_train, dataset.y_train, validation_data=(dataset.x_val, dataset.y_val),
-                    epochs=epochs, batch_size=batch_size, verbose=0, callbacks=fit_callbacks)
+    fit = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=0,
+                    callbacks=fit_callbacks)
     train_time = time.perf_counter() - start
     history = _history_frame(fit.history, timer.times)
     test_loss, test_acc = model.evaluate(dataset.x_test, dataset.y_test, batch_size=EVAL_BATCH, verbose=0)
@@ -106,8 +109,10 @@ def train(
         "epochs_run": len(history),
         "batch_size": batch_size,
         "seed": config.seed,
-        "data": _data_record(dataset),
+        "full_train": config.full_train,
+        "data": _data_record(dataset, config.full_train),
         **_split_metrics(history, float(test_loss), float(test_acc)),
+        "test_confusion_matrix": confusion_frame(dataset.y_test, y_pred, dataset.class_names).to_numpy().tolist(),
         "training_time_s": train_time,
         "time_per_epoch_s": train_time / max(len(history), 1),
         "versions": package_versions(),
@@ -123,6 +128,12 @@ def release_memory() -> None:
     gc.collect()
 
 
+def _fit_data(dataset: Dataset, full_train: bool) -> tuple[np.ndarray, np.ndarray, Any]:
+    if full_train:
+        return dataset.x_trainval, dataset.y_trainval, None
+    return dataset.x_train, dataset.y_train, (dataset.x_val, dataset.y_val)
+
+
 def _history_frame(history: Mapping[str, list[float]], epoch_times: list[float]) -> pd.DataFrame:
     frame = pd.DataFrame({key: [float(v) for v in values] for key, values in history.items()})
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
@@ -130,20 +141,21 @@ def _history_frame(history: Mapping[str, list[float]], epoch_times: list[float])
     return frame
 
 
-def _split_metrics(history: pd.DataFrame, test_loss: float, test_acc: float) -> dict[str, dict[str, float]]:
+def _split_metrics(history: pd.DataFrame, test_loss: float, test_acc: float) -> dict[str, Any]:
     last = history.iloc[-1]
+    val = {"loss": float(last["val_loss"]), "accuracy": float(last["val_accuracy"])} if "val_loss" in last else None
     return {
         "train": {"loss": float(last["loss"]), "accuracy": float(last["accuracy"])},
-        "val": {"loss": float(last["val_loss"]), "accuracy": float(last["val_accuracy"])},
+        "val": val,
         "test": {"loss": test_loss, "accuracy": test_acc},
     }
 
 
-def _data_record(dataset: Dataset) -> dict[str, Any]:
+def _data_record(dataset: Dataset, full_train: bool) -> dict[str, Any]:
     return {
         **dataclasses.asdict(dataset.options),
         "normalization": dataset.normalization,
-        "n_train": len(dataset.y_train),
-        "n_val": len(dataset.y_val),
+        "n_train": len(dataset.y_trainval) if full_train else len(dataset.y_train),
+        "n_val": 0 if full_train else len(dataset.y_val),
         "n_test": len(dataset.y_test),
     }

@@ -1,0 +1,130 @@
+"""The best-params handoff: a self-contained spec a final training run consumes.
+
+The seed reports copied the winning parameters by hand into a final run. A
+``best.json`` carries everything that run needs (variant, every
+hyperparameter, epochs, batch size, data options, seed) plus where it came
+from, and is validated on the way back in, so a hand edit that no longer
+describes a buildable model is caught before training.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .data import DataOptions
+from .engines import mask_url
+from .errors import ConfigError
+from .fileio import write_json
+from .reports.leaderboard import leaderboard
+from .runtime import package_versions
+from .spaces import Space
+from .training import TrainConfig
+from .zoo import count_params, get_variant
+
+FORMAT = "cnn-search/best-params"
+
+
+class DataSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subset: int | None = None
+    normalize: Literal["scale", "standardize"] = "scale"
+    val_fraction: float = Field(0.2, gt=0, lt=1)
+
+
+class BestSpec(BaseModel):
+    """What ``best.json`` holds; ``train --from`` accepts nothing less."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: Literal["cnn-search/best-params"] = FORMAT
+    version: Literal[1] = 1
+    variant: str
+    hparams: dict[str, Any]
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    optimizer: dict[str, Any]
+    data: DataSpec
+    seed: int = Field(ge=0)
+    params: int = Field(ge=1)
+    metrics: dict[str, Any] = {}
+    source: dict[str, Any] = {}
+    versions: dict[str, str] = {}
+    created_at: str = ""
+
+
+def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url: str | None = None) -> BestSpec:
+    """The spec of the study's best configuration by ``metric``."""
+    board = leaderboard(study, metric=metric)
+    ranked = board[board["rank"].notna()] if not board.empty else board
+    if ranked.empty:
+        raise ConfigError(f"study '{study.study_name}' has no complete trial yet; nothing to hand off")
+    trial = study.trials[int(ranked.iloc[0]["trial"])]
+    space = Space.from_record(study.user_attrs["space"])
+    variant, hparams, epochs, batch_size = space.split_params(trial.params)
+    full = get_variant(variant).resolve(hparams)
+    attrs = trial.user_attrs
+    return BestSpec(
+        variant=variant, hparams=full, epochs=epochs, batch_size=batch_size,
+        optimizer={"name": full.get("optimizer"), "learning_rate": full.get("learning_rate")},
+        data=DataSpec(subset=space.data.subset, normalize=space.data.normalize,
+                      val_fraction=space.data.val_fraction),
+        seed=(attrs.get("seeds") or [space.seed])[0], params=attrs["params"],
+        metrics={k: attrs.get(k) for k in ("val_accuracy", "val_accuracy_std", "test_accuracy",
+                                           "test_accuracy_std", "n", "training_time_s")},
+        source={"study": study.study_name, "trial": trial.number, "metric": metric,
+                "engine": attrs.get("engine"), "validation": space.validation.method,
+                "storage": mask_url(storage_url) if storage_url else None},
+        versions=package_versions(),
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+
+
+def write_best(spec: BestSpec, path: str | Path) -> Path:
+    write_json(path, spec.model_dump(mode="json"))
+    return Path(path)
+
+
+def load_best(path: str | Path) -> BestSpec:
+    """Read and re-validate a spec; any problem is one line naming the file and field."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        spec = BestSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{path}: {'.'.join(str(p) for p in err['loc']) or 'top level'}: {err['msg']}") from None
+    try:
+        _check_model(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return spec
+
+
+def _check_model(spec: BestSpec) -> None:
+    variant = get_variant(spec.variant)
+    missing = sorted(set(variant.space.names()) - set(spec.hparams))
+    if missing:
+        raise ConfigError(f"hparams: missing {', '.join(missing)} (the spec must list every hyperparameter)")
+    resolved = variant.resolve(spec.hparams)
+    params = count_params(spec.variant, resolved)
+    if params != spec.params:
+        raise ConfigError(f"params: the spec says {spec.params:,} but these hyperparameters build a model "
+                          f"with {params:,}; was the file edited?")
+
+
+def train_config(spec: BestSpec, *, full_train: bool = False) -> TrainConfig:
+    """The exact configuration of the spec, optionally trained on train + validation."""
+    data = DataOptions(subset=spec.data.subset, normalize=spec.data.normalize, val_fraction=spec.data.val_fraction)
+    return TrainConfig(spec.variant, spec.hparams, epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.seed,
+                       data=data, full_train=full_train)
+

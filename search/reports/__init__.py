@@ -1,0 +1,1 @@
+"""Leaderboards and reports built from a study's trial records."""

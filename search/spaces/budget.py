@@ -1,0 +1,157 @@
+"""The trainable-parameter budget: counting configurations and checking a space can meet it.
+
+Counting builds the Keras model without training it (a few hundredths of a
+second), so :class:`ParamCounter` caches counts by architecture: trials that
+differ only in optimizer, learning rate or dropout rates cost nothing.
+:func:`check_feasible` refuses a space none of whose configurations fits
+``max_params`` before anything trains.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+from ..zoo import count_params, get_variant
+from .schema import Categorical, FloatRange, IntRange
+
+if TYPE_CHECKING:
+    from .schema import Space
+
+# Hyperparameters that never change the trainable-parameter count.
+_TRAINING_ONLY = ("optimizer", "learning_rate")
+# Random points probed (besides the corners) when a space has ranges.
+PROBES = 32
+
+
+class BudgetError(ConfigError):
+    """No configuration of a space fits its ``max_params``; ``detail`` omits the study name."""
+
+    def __init__(self, study: str, detail: str) -> None:
+        super().__init__(f"{study}: {detail}")
+        self.detail = detail
+
+
+class ParamCounter:
+    """Trainable-parameter counts by (variant, architecture), computed once each.
+
+    A configuration whose shapes collapse raises :class:`ConfigError` every
+    time it is asked for, also from the cache.
+    """
+
+    def __init__(self, clear_every: int = 50) -> None:
+        self._cache: dict[tuple[Any, ...], int | ConfigError] = {}
+        self.builds = 0
+        self.clear_every = clear_every
+
+    def key(self, variant: str, hparams: Mapping[str, Any]) -> tuple[Any, ...]:
+        full = get_variant(variant).resolve(hparams)
+        arch = tuple(sorted((k, v) for k, v in full.items() if not _training_only(k)))
+        return (variant, arch)
+
+    def count(self, variant: str, hparams: Mapping[str, Any]) -> int:
+        key = self.key(variant, hparams)
+        if key not in self._cache:
+            self._cache[key] = self._build(variant, hparams)
+        result = self._cache[key]
+        if isinstance(result, ConfigError):
+            raise ConfigError(str(result))
+        return result
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def _build(self, variant: str, hparams: Mapping[str, Any]) -> int | ConfigError:
+        self.builds += 1
+        if self.builds % self.clear_every == 0:
+            import keras
+
+            keras.backend.clear_session()
+        try:
+            return count_params(variant, dict(hparams))
+        except ConfigError as exc:
+            return exc
+
+
+def _training_only(name: str) -> bool:
+    # Dropout layers have no weights, whatever their rate (or whether the rate is 0).
+    return name in _TRAINING_ONLY or "dropout" in name
+
+
+def check_feasible(space: Space, counter: ParamCounter | None = None) -> None:
+    """Raise :class:`BudgetError` if no configuration of ``space`` fits ``max_params``.
+
+    Grid-like spaces are checked exhaustively (each architecture once, stopping
+    at the first that fits); spaces with ranges are probed at the all-lows and
+    all-highs corners, a "smallest guess" corner and :data:`PROBES` seeded
+    random points, which is a heuristic: it can miss a small feasible corner.
+    """
+    budget = space.max_params
+    if budget is None:
+        return
+    counter = counter or ParamCounter()
+    exhaustive = space.is_grid
+    points = space.grid_points() if exhaustive else _probe_points(space)
+    smallest: int | None = None
+    first_error: str | None = None
+    seen: set[tuple[Any, ...]] = set()
+    for point in points:
+        variant, hparams, _, _ = space.split_params(point)
+        try:
+            key = counter.key(variant, hparams)
+            if key in seen:
+                continue
+            seen.add(key)
+            params = counter.count(variant, hparams)
+        except ConfigError as exc:
+            first_error = first_error or str(exc)
+            continue
+        if params <= budget:
+            return
+        smallest = params if smallest is None else min(smallest, params)
+    if smallest is not None:
+        which = "smallest" if exhaustive else f"smallest of the {len(seen)} probed"
+        detail = f"no configuration of the space fits max_params={budget} ({which} has {smallest:,} params)"
+    else:
+        detail = f"no configuration of the space fits max_params={budget} (none builds: {first_error})"
+    raise BudgetError(space.study, detail)
+
+
+def _probe_points(space: Space) -> list[dict[str, Any]]:
+    rng = random.Random(space.seed)
+    lows = {k: _extreme(e, low=True) for k, e in space.search.items()}
+    highs = {k: _extreme(e, low=False) for k, e in space.search.items()}
+    # Bigger pools and strides shrink a model: the smallest guess takes their highs.
+    guess = {k: highs[k] if "pool" in k or "stride" in k else lows[k] for k in space.search}
+    randoms = [{k: _random(e, rng) for k, e in space.search.items()} for _ in range(PROBES)]
+    return [lows, highs, guess, *randoms]
+
+
+def _extreme(entry: Any, low: bool) -> Any:
+    if isinstance(entry, (IntRange, FloatRange)):
+        return entry.low if low else entry.high
+    values = list(entry.choices) if isinstance(entry, Categorical) else list(entry)
+    try:
+        return min(values) if low else max(values)
+    except TypeError:  # mixed types (e.g. a learning rate list with none): file order
+        return values[0] if low else values[-1]
+
+
+def _random(entry: Any, rng: random.Random) -> Any:
+    if isinstance(entry, IntRange):
+        if entry.log:
+            value = round(math.exp(rng.uniform(math.log(entry.low), math.log(entry.high))))
+            return min(max(value, entry.low), entry.high)
+        return rng.randrange(entry.low, entry.high + 1, entry.step)
+    if isinstance(entry, FloatRange):
+        if entry.log:
+            return math.exp(rng.uniform(math.log(entry.low), math.log(entry.high)))
+        value = rng.uniform(entry.low, entry.high)
+        if entry.step:
+            value = min(entry.low + round((value - entry.low) / entry.step) * entry.step, entry.high)
+        return value
+    values = list(entry.choices) if isinstance(entry, Categorical) else list(entry)
+    return rng.choice(values)
