@@ -103,7 +103,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import RunOptions, counts, resolve_space, run_search, summary_table
 
     options = RunOptions(study=args.study, storage=args.storage, n_trials=args.n_trials, timeout=args.timeout,
-                         subset=args.subset, epochs=args.epochs, data_dir=args.data_dir,
+                         subset=args.subset, epochs=args.epochs, test_subset=args.test_subset,
+                         data_dir=args.data_dir,
                          results_dir=args.results_dir)
     space = resolve_space(args.space, options)
     try:
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, help="stop starting trials after S seconds")
     run.add_argument("--subset", type=int, help="stratified subset of N training images")
     run.add_argument("--epochs", type=int, help="fixed epochs for every trial (overrides the file)")
+    run.add_argument("--test-subset", type=int, help="evaluate on a stratified subset of N test images (fast runs)")
     run.add_argument("--data-dir", type=Path, help="directory with the Fashion-MNIST .gz files")
     run.add_argument("--results-dir", type=Path, default=Path("results"), help="where default studies live")
     run.set_defaults(handler=_cmd_run)

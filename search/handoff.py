@@ -35,6 +35,7 @@ class DataSpec(BaseModel):
     subset: int | None = None
     normalize: Literal["scale", "standardize"] = "scale"
     val_fraction: float = Field(0.2, gt=0, lt=1)
+    test_subset: int | None = None
 
 
 class BestSpec(BaseModel):
@@ -72,7 +73,7 @@ def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url:
         variant=variant, hparams=full, epochs=epochs, batch_size=batch_size,
         optimizer={"name": full.get("optimizer"), "learning_rate": full.get("learning_rate")},
         data=DataSpec(subset=space.data.subset, normalize=space.data.normalize,
-                      val_fraction=space.data.val_fraction),
+                      val_fraction=space.data.val_fraction, test_subset=space.data.test_subset),
         seed=(attrs.get("seeds") or [space.seed])[0], params=attrs["params"],
         metrics={k: attrs.get(k) for k in ("val_accuracy", "val_accuracy_std", "test_accuracy",
                                            "test_accuracy_std", "n", "training_time_s")},
@@ -124,7 +125,8 @@ def _check_model(spec: BestSpec) -> None:
 
 def train_config(spec: BestSpec, *, full_train: bool = False) -> TrainConfig:
     """The exact configuration of the spec, optionally trained on train + validation."""
-    data = DataOptions(subset=spec.data.subset, normalize=spec.data.normalize, val_fraction=spec.data.val_fraction)
+    data = DataOptions(subset=spec.data.subset, normalize=spec.data.normalize, val_fraction=spec.data.val_fraction,
+                       test_subset=spec.data.test_subset)
     return TrainConfig(spec.variant, spec.hparams, epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.seed,
                        data=data, full_train=full_train)
 

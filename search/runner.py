@@ -33,6 +33,7 @@ class RunOptions:
     timeout: float | None = None
     subset: int | None = None
     epochs: int | None = None
+    test_subset: int | None = None
     data_dir: Path | None = None
     results_dir: Path = Path("results")
 
@@ -41,7 +42,7 @@ def resolve_space(path: str | Path, options: RunOptions) -> Space:
     """The validated space with CLI overrides applied."""
     space = load_space(path)
     return space.with_overrides(study=options.study, n_trials=options.n_trials, timeout=options.timeout,
-                                subset=options.subset, epochs=options.epochs)
+                                subset=options.subset, epochs=options.epochs, test_subset=options.test_subset)
 
 
 def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) -> optuna.Study:

@@ -135,6 +135,7 @@ class DataSettings(_Strict):
     subset: Annotated[int, Field(strict=True, ge=100)] | None = None
     normalize: Literal["scale", "standardize"] = "scale"
     val_fraction: Annotated[float, Field(strict=True, gt=0, lt=1)] = 0.2
+    test_subset: Annotated[int, Field(strict=True, ge=10)] | None = None  # stratified; for fast runs only
 
 
 # --- the space -----------------------------------------------------------------------------------
@@ -282,7 +283,7 @@ class Space(_Strict):
 
         return DataOptions(subset=self.data.subset, normalize=self.data.normalize,
                            val_fraction=self.data.val_fraction, seed=self.seed,
-                           num_classes=int(self.fixed.get("num_classes", 10)))
+                           num_classes=int(self.fixed.get("num_classes", 10)), test_subset=self.data.test_subset)
 
     def hparam_keys(self) -> list[str]:
         """The searched names, in order (``variant`` first in a comparison of variants)."""
@@ -343,7 +344,7 @@ class Space(_Strict):
 
     def with_overrides(self, *, study: str | None = None, n_trials: int | None = None,
                        timeout: float | None = None, subset: int | None = None,
-                       epochs: int | None = None) -> Space:
+                       epochs: int | None = None, test_subset: int | None = None) -> Space:
         """A validated copy with command-line values in place of the file's (None keeps the file's)."""
         record = self.to_record()
         if study is not None:
@@ -354,6 +355,8 @@ class Space(_Strict):
             record["optuna"]["timeout"] = timeout
         if subset is not None:
             record["data"]["subset"] = subset
+        if test_subset is not None:
+            record["data"]["test_subset"] = test_subset
         if epochs is not None:
             record["epochs"] = epochs
             record["search"].pop("epochs", None)

@@ -1,0 +1,131 @@
+"""Leaderboards and the best-params handoff, on real (small) studies."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from search.cli import main
+from search.engines import load_existing_study
+from search.handoff import best_spec, load_best, train_config, write_best
+from search.reports.leaderboard import COLUMNS, leaderboard
+from search.runner import RunOptions, resolve_space, run_search
+from search.training import train
+from search.zoo import build_model
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    return tmp_path_factory.mktemp("results")
+
+
+@pytest.fixture(scope="module")
+def variants_study(results, data_dir):
+    """Seed 003's comparison (1A, 1B, 2, 3, 4 with 3 seeds each), shrunk to a 500-image subset and 1 epoch."""
+    options = RunOptions(subset=500, epochs=1, test_subset=500, data_dir=data_dir, results_dir=results)
+    return run_search(resolve_space("spaces/variants.toml", options), options)
+
+
+@pytest.fixture(scope="module")
+def quick_study(results, data_dir):
+    options = RunOptions(subset=800, n_trials=4, data_dir=data_dir, results_dir=results, epochs=2,
+                         test_subset=1000)
+    return run_search(resolve_space("spaces/quickstart.toml", options), options)
+
+
+def test_variants_leaderboard_gives_seed003_table_with_spread(variants_study):
+    board = leaderboard(variants_study, by="variant")
+    assert sorted(board["variant"]) == ["1A", "1B", "2", "3", "4"]
+    assert list(board["rank"]) == [1, 2, 3, 4, 5]
+    assert (board["n"] == 3).all()
+    assert board["val_accuracy_mean"].is_monotonic_decreasing
+    assert (board["val_accuracy_std"] >= 0).all() and (board["val_accuracy_std"] > 0).any()
+    assert board["test_accuracy_mean"].between(0, 1).all() and board["test_loss"].notna().all()
+    assert (board["train_time_mean_s"] > 0).all()
+    assert dict(zip(board["variant"], board["params"], strict=True))["1A"] == 1_633_274
+    assert math.isnan(board.at[0, "p_value"]) and board["p_value"][1:].between(0, 1).all()
+
+
+def test_leaderboard_cli_and_csv_round_trip(variants_study, results, tmp_path, capsys):
+    csv = tmp_path / "board.csv"
+    code = main(["leaderboard", "variants", "--by", "variant", "--results-dir", str(results), "--csv", str(csv)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "val_accuracy_mean" in out and "1B" in out
+    written = pd.read_csv(csv)
+    assert list(written.columns) == [c for c in COLUMNS if c in written.columns]
+    board = leaderboard(variants_study, by="variant")
+    pd.testing.assert_frame_equal(written, board, check_dtype=False)
+    assert main(["leaderboard", "variants", "--results-dir", str(results), "--markdown", "--top", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[1].startswith("|--") and len(lines) == 4
+
+
+def test_leaderboard_counts_every_status(quick_study):
+    board = leaderboard(quick_study)
+    total = board[["n_complete", "n_pruned", "n_skipped", "n_failed"]].to_numpy().sum()
+    assert total == len(quick_study.trials)
+    ranked = board[board["rank"].notna()]
+    assert (ranked["n_complete"] > 0).all()
+    assert {"hp_filters_1", "hp_activation", "hp_learning_rate"} <= set(board.columns)
+
+
+def test_unknown_study_and_metric_are_one_line_errors(results, capsys):
+    assert main(["leaderboard", "nope", "--results-dir", str(results)]) == 2
+    assert "no study 'nope'" in capsys.readouterr().err
+
+
+def test_best_then_train_from_reproduces_the_trial(quick_study, results, tmp_path, data_dir):
+    spec_path = tmp_path / "best.json"
+    assert main(["best", "quickstart", "--results-dir", str(results), "-o", str(spec_path)]) == 0
+    spec = load_best(spec_path)
+    trial = quick_study.trials[spec.source["trial"]]
+    assert trial.value == max(t.value for t in quick_study.trials if t.value is not None)
+    assert spec.params == trial.user_attrs["params"] and spec.seed == trial.user_attrs["seeds"][0]
+    assert set(spec.hparams) >= {"blocks", "filters_1", "filters_2", "kernel", "optimizer", "learning_rate"}
+
+    result = train(train_config(spec), data_dir=data_dir, verbose=False)
+    rebuilt = build_model(spec.variant, spec.hparams)
+    assert result.model.count_params() == rebuilt.count_params() == spec.params
+    assert _architecture(result.model) == _architecture(rebuilt)
+    assert result.metrics["val"]["accuracy"] == pytest.approx(trial.user_attrs["val_scores"][0], abs=1e-6)
+    assert result.metrics["test"]["accuracy"] == pytest.approx(trial.user_attrs["test_accuracy"], abs=1e-6)
+
+
+def test_train_from_cli_and_full_train(quick_study, results, tmp_path, data_dir):
+    spec = best_spec(load_existing_study("quickstart", None, results))
+    path = write_best(spec, tmp_path / "best.json")
+    out = tmp_path / "final"
+    assert main(["train", "--from", str(path), "--full-train", "--quiet", "--data-dir", str(data_dir),
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["full_train"] is True and metrics["val"] is None
+    assert metrics["data"]["n_train"] == 800 and metrics["data"]["n_val"] == 0
+    assert metrics["hparams"] == spec.hparams
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["hparams"].update(filters_1=64), "params: the spec says"),
+        (lambda d: d["hparams"].update(activation="swish"), "allowed: one of relu"),
+        (lambda d: d["hparams"].pop("kernel"), "hparams: missing kernel"),
+        (lambda d: d.update(epochs=0), "epochs: Input should be greater than or equal to 1"),
+        (lambda d: d.update(surprise=1), "surprise: Extra inputs are not permitted"),
+    ],
+)
+def test_hand_edited_spec_is_refused(quick_study, results, tmp_path, edit, message):
+    data = best_spec(load_existing_study("quickstart", None, results)).model_dump(mode="json")
+    edit(data)
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps(data))
+    assert main(["train", "--from", str(path)]) == 2
+
+
+def _architecture(model) -> list:
+    config = json.loads(model.to_json())["config"]
+    return [(layer["class_name"], {k: v for k, v in layer["config"].items() if k != "name"})
+            for layer in config["layers"]]
