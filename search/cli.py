@@ -127,13 +127,13 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
 
     from .engines import load_existing_study
     from .fileio import write_text
-    from .reports.leaderboard import leaderboard
+    from .reports.leaderboard import display_frame, leaderboard
 
     study = load_existing_study(args.study, args.storage, args.results_dir)
     board = leaderboard(study, by=args.by, metric=args.metric, top=args.top)
     if args.csv:
         write_text(args.csv, board.to_csv(index=False))
-    print(tabulate(board, headers="keys", showindex=False, floatfmt=".4f", missingval="-",
+    print(tabulate(display_frame(board), headers="keys", showindex=False, disable_numparse=True,
                    tablefmt="github" if args.markdown else "simple"))
     if args.csv:
         print(f"wrote {args.csv}", file=sys.stderr)
@@ -150,6 +150,32 @@ def _cmd_best(args: argparse.Namespace) -> int:
     path = write_best(spec, args.output)
     print(f"{spec.variant} from trial {spec.source['trial']} ({spec.params:,} params, val accuracy "
           f"{spec.metrics['val_accuracy']:.4f}) written to {path}; retrain with: cnn-search train --from {path}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from .engines import load_existing_study
+    from .reports.html import write_report
+
+    study = load_existing_study(args.study, args.storage, args.results_dir)
+    out = args.out or args.results_dir / args.study / "report"
+    page = write_report(study, out, metric=args.metric, by=args.by)
+    print(f"report written: {page} (open it in a browser; no server needed)")
+    return 0
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    try:
+        from optuna_dashboard import run_server
+    except ImportError:
+        raise ConfigError("dashboard needs optuna-dashboard: pip install -e '.[dashboard]'") from None
+    from .engines import open_storage
+
+    if args.storage is None and not (args.results_dir / args.study).is_dir():
+        raise ConfigError(f"no study '{args.study}' under {args.results_dir}; run `cnn-search run` first")
+    print(f"optuna-dashboard on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
+    run_server(open_storage(args.storage, args.study, args.results_dir), host="127.0.0.1", port=args.port)
     return 0
 
 
@@ -216,6 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     best.add_argument("--metric", choices=METRIC_NAMES, default="val_accuracy", help="rank by")
     best.add_argument("-o", "--output", type=Path, default=Path("best.json"), help="spec file to write")
     best.set_defaults(handler=_cmd_best)
+
+    report = sub.add_parser("report", help="write a static HTML report of a study")
+    _add_study_args(report)
+    report.add_argument("--out", type=Path, help="output directory (default: results/<study>/report)")
+    report.add_argument("--metric", choices=METRIC_NAMES, default="val_accuracy", help="rank by")
+    report.add_argument("--by", choices=("config", "variant"), help="learning curves per ... (default: auto)")
+    report.set_defaults(handler=_cmd_report)
+
+    dash = sub.add_parser("dashboard", help="live view of a study with optuna-dashboard on 127.0.0.1")
+    _add_study_args(dash)
+    dash.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    dash.set_defaults(handler=_cmd_dashboard)
     return parser
 
 

@@ -55,6 +55,8 @@ class TrialReporter:
         size = f" {params:,} params" if params is not None else ""
         if trial.state == TrialState.COMPLETE:
             return f"val_acc {trial.value:.4f}{size}"
+        if trial.state == TrialState.FAIL:
+            return f"failed ({trial.user_attrs.get('reason', 'unknown error')}){size}"
         return f"{status}{size}"
 
     @staticmethod

@@ -56,7 +56,9 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
           f"{len(dataset.y_val):,} val images, target {total or 'timeout'} trials", file=stream, flush=True)
     reporter = TrialReporter(total, stream)
     engine = run_grid if space.engine == "grid" else run_optuna
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Our progress lines report failed trials with their reason; Optuna's own
+    # warning would add a traceback for every failure and for Ctrl-C.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = engine(space, storage, dataset, ParamCounter(), callbacks=[reporter])
     if reporter.session_done == 0:
         print(f"nothing to run: the study already has {finished_trials(study)} finished trials "

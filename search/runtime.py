@@ -55,10 +55,17 @@ def device_description() -> str:
     import keras
 
     backend = keras.backend.backend()
-    gpus = _gpus(backend)
+    gpus = visible_gpus()
     if gpus:
         return f"{backend} on gpu: {', '.join(gpus)}"
     return f"{backend} on cpu: {_cpu_model()} ({os.cpu_count()} cores)"
+
+
+def visible_gpus() -> list[str]:
+    """GPUs the Keras backend can see (empty on CPU-only machines)."""
+    import keras
+
+    return _gpus(keras.backend.backend())
 
 
 def _gpus(backend: str) -> list[str]:

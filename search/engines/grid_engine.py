@@ -22,7 +22,7 @@ from scikeras.wrappers import KerasClassifier
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from ..errors import ConfigError
-from ..runtime import seed_everything
+from ..runtime import seed_everything, visible_gpus
 from ..training import release_memory
 from ..zoo import build_model
 from . import records
@@ -81,6 +81,7 @@ def param_grid(point: dict[str, Any], hparams: dict[str, Any], epochs: int, batc
 def run_grid(space: Space, storage: optuna.storages.BaseStorage, dataset: Dataset, counter: ParamCounter,
              callbacks: list[TrialCallback] = (), fit_hook: Callable[[int], None] | None = None) -> optuna.Study:
     """Cross-validate every in-budget grid point not yet in the study; record each at once."""
+    _check_parallel_jobs(space.n_jobs)
     study = open_study(space, storage)
     distributions = {k: CategoricalDistribution(v) for k, v in space.grid_search_space().items()}
     done = [t.params for t in study.get_trials(deepcopy=False, states=FINISHED)]
@@ -92,6 +93,14 @@ def run_grid(space: Space, storage: optuna.storages.BaseStorage, dataset: Datase
         for callback in callbacks:
             callback(study, study.trials[-1])
     return study
+
+
+def _check_parallel_jobs(n_jobs: int) -> None:
+    """Parallel folds run in separate processes; on a GPU they would all land on the same device."""
+    gpus = visible_gpus() if n_jobs > 1 else []
+    if gpus:
+        raise ConfigError(f"n_jobs = {n_jobs} with a visible GPU ({gpus[0]}) would put every cross-validation "
+                          "job on that one device; use n_jobs = 1 on GPU machines")
 
 
 def _evaluate_point(space: Space, point: dict[str, Any], dataset: Dataset, counter: ParamCounter,

@@ -1,0 +1,60 @@
+"""`cnn-search run` as a user meets it: the quickstart end to end, Ctrl-C and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+from optuna.trial import TrialState
+
+from search.engines import load_existing_study
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "search", *args]
+
+
+def test_quickstart_runs_end_to_end_and_a_rerun_does_nothing(tmp_path, data_dir):
+    args = ("run", "spaces/quickstart.toml", "--subset", "1000", "--epochs", "2", "--n-trials", "3",
+            "--test-subset", "1000", "--data-dir", str(data_dir), "--results-dir", str(tmp_path))
+    first = subprocess.run(cli(*args), capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert "done 3/3" in first.stderr and "best 0." in first.stderr and "eta" in first.stderr
+    assert "study 'quickstart':" in first.stdout and f"results: {tmp_path}/quickstart/study.journal" in first.stdout
+    assert "Traceback" not in first.stderr
+    again = subprocess.run(cli(*args), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "nothing to run" in again.stderr
+    study = load_existing_study("quickstart", None, tmp_path)
+    assert len(study.trials) == 3
+
+
+def test_ctrl_c_stops_cleanly_and_resume_retries_the_interrupted_trial(tmp_path, data_dir):
+    args = ("run", "spaces/quickstart.toml", "--study", "interrupt", "--subset", "2000", "--epochs", "6",
+            "--n-trials", "3", "--test-subset", "500", "--data-dir", str(data_dir), "--results-dir", str(tmp_path))
+    proc = subprocess.Popen(cli(*args), stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in proc.stderr:  # wait until the first trial has finished and the second has started
+        if line.startswith("trial 0:"):
+            break
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted: finished trials are saved; resume with: cnn-search run spaces/quickstart.toml" in stderr
+    assert "Traceback" not in stderr
+
+    study = load_existing_study("interrupt", None, tmp_path)
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    assert len(failed) == 1 and failed[0].user_attrs["interrupted"] is True
+
+    resumed = subprocess.run(cli(*args), capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    study = optuna.load_study(study_name="interrupt", storage=study._storage)
+    finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(finished) == 3, "exactly the requested trials, none lost or duplicated"
+    retries = [t for t in study.trials if t.user_attrs.get("retry_of") == failed[0].number]
+    assert len(retries) == 1 and retries[0].params == failed[0].params
