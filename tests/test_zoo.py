@@ -147,3 +147,17 @@ def test_collapsing_shapes_give_a_clear_error():
 def test_resnet50_weights_file_must_exist(tmp_path):
     with pytest.raises(ConfigError, match="'weights': file '.*missing.h5' not found"):
         build_model("resnet50", {"weights": str(tmp_path / "missing.h5")})
+
+
+def test_resnet50_loads_weights_from_a_local_file(tmp_path):
+    import keras
+    import numpy as np
+
+    base = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(32, 32, 3))
+    path = tmp_path / "resnet50_notop.weights.h5"
+    base.save_weights(path)
+    model = build_model("resnet50", {"weights": str(path), "num_classes": 5})
+    loaded = model.get_layer("resnet50").get_weights()
+    assert len(loaded) == len(base.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(loaded, base.get_weights(), strict=True))
+    assert count_params("resnet50", {"num_classes": 5}) == bn(26_560) + dense(2048, 256) + bn(256) + dense(256, 5)
