@@ -48,8 +48,8 @@ def evaluate_configuration(
     """
     runs: list[dict[str, Any]] = []
     history: list[dict[str, float]] = []
+    splits = [dataset] if method == "holdout" else list(fold_datasets(dataset, folds, seed))
     for repeat in range(repeats):
-        splits = [dataset] if method == "holdout" else list(fold_datasets(dataset, folds, seed))
         for data in splits:
             config = TrainConfig(variant, hparams, epochs=epochs, batch_size=batch_size, seed=seed + repeat)
             callbacks = first_run_callbacks if not runs else ()

@@ -10,7 +10,6 @@ grid and Optuna results alike.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -69,17 +68,13 @@ def make_classifier(variant: str, hparams: dict[str, Any], epochs: int, batch_si
     )
 
 
-def param_grid(point: dict[str, Any], hparams: dict[str, Any], epochs: int, batch_size: int) -> dict[str, list]:
+def param_grid(searched: dict[str, Any], epochs: int, batch_size: int) -> dict[str, list]:
     """The grid point in scikeras's routing: model hyperparameters under ``model__``."""
-    grid: dict[str, list] = {"epochs": [epochs], "batch_size": [batch_size]}
-    for key in point:
-        if key in hparams:
-            grid[f"model__{key}"] = [hparams[key]]
-    return grid
+    return {"epochs": [epochs], "batch_size": [batch_size], **{f"model__{k}": [v] for k, v in searched.items()}}
 
 
 def run_grid(space: Space, storage: optuna.storages.BaseStorage, dataset: Dataset, counter: ParamCounter,
-             callbacks: list[TrialCallback] = (), fit_hook: Callable[[int], None] | None = None) -> optuna.Study:
+             callbacks: list[TrialCallback] = ()) -> optuna.Study:
     """Cross-validate every in-budget grid point not yet in the study; record each at once."""
     _check_parallel_jobs(space.n_jobs)
     study = open_study(space, storage)
@@ -88,7 +83,7 @@ def run_grid(space: Space, storage: optuna.storages.BaseStorage, dataset: Datase
     for point in space.grid_points():
         if point in done:
             continue
-        trial = _evaluate_point(space, point, dataset, counter, fit_hook)
+        trial = _evaluate_point(space, point, dataset, counter)
         study.add_trial(optuna.trial.create_trial(distributions=distributions, params=point, **trial))
         for callback in callbacks:
             callback(study, study.trials[-1])
@@ -103,8 +98,7 @@ def _check_parallel_jobs(n_jobs: int) -> None:
                           "job on that one device; use n_jobs = 1 on GPU machines")
 
 
-def _evaluate_point(space: Space, point: dict[str, Any], dataset: Dataset, counter: ParamCounter,
-                    fit_hook: Callable[[int], None] | None) -> dict[str, Any]:
+def _evaluate_point(space: Space, point: dict[str, Any], dataset: Dataset, counter: ParamCounter) -> dict[str, Any]:
     variant, hparams, epochs, batch_size = space.split_params(point)
     base = {"engine": "grid", "variant": variant, "epochs": epochs, "batch_size": batch_size}
     try:
@@ -113,20 +107,18 @@ def _evaluate_point(space: Space, point: dict[str, Any], dataset: Dataset, count
         return _skipped(base, records.STATUS_INVALID, None, str(exc))
     if space.max_params is not None and params > space.max_params:
         return _skipped(base, records.STATUS_OVER_BUDGET, params, f"{params:,} > {space.max_params:,}")
-    if fit_hook is not None:
-        fit_hook(params)
-    result = _cross_validate(space, variant, param_grid(point, hparams, epochs, batch_size), dataset)
+    searched = {k: hparams[k] for k in point if k in hparams}
+    fixed = {k: v for k, v in hparams.items() if k not in searched}
+    estimator = make_classifier(variant, fixed, epochs, batch_size, space.seed).set_params(
+        **{f"model__{k}": v for k, v in searched.items()})
+    result = _cross_validate(space, estimator, param_grid(searched, epochs, batch_size), dataset)
     return {"state": TrialState.COMPLETE, "value": result["val_accuracy"],
             "user_attrs": records.clean({**base, "status": records.STATUS_COMPLETE, "params": params, **result})}
 
 
-def _cross_validate(space: Space, variant: str, grid: dict[str, list], dataset: Dataset) -> dict[str, Any]:
+def _cross_validate(space: Space, estimator: StratifiedKerasClassifier, grid: dict[str, list],
+                    dataset: Dataset) -> dict[str, Any]:
     folds, epochs = space.validation.folds, grid["epochs"][0]
-    fixed = space.split_params({})[1]
-    searched = {key[len("model__"):]: values[0] for key, values in grid.items() if key.startswith("model__")}
-    estimator = make_classifier(variant, {k: v for k, v in fixed.items() if k not in searched},
-                                epochs, grid["batch_size"][0], space.seed).set_params(
-        **{f"model__{k}": v for k, v in searched.items()})
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=space.seed)
     seed_everything(space.seed)
     search = GridSearchCV(estimator, param_grid=grid, cv=cv, scoring="accuracy", refit=False,
