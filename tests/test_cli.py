@@ -67,3 +67,21 @@ def test_gzip_module_reads_the_real_files(data_dir):
     # Guard for the corruption test above: the pristine files are valid gzip.
     with gzip.open(data_dir / "train-labels-idx1-ubyte.gz") as fh:
         assert fh.read(4) == b"\x00\x00\x08\x01"
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["train"], "train needs a VARIANT"),
+        (["train", "grid50k", "--from", "best.json"], "train --from takes the whole configuration"),
+        (["train", "--from", "no-such-best.json"], "no-such-best.json: no such file"),
+        (["run", "no-such-space.toml"], "no-such-space.toml: no such file"),
+        (["report", "nope", "--results-dir", "{tmp}"], "no study 'nope'"),
+        (["best", "nope", "--results-dir", "{tmp}"], "no study 'nope'"),
+        (["train", "grid50k", "--set", "kernel"], "--set expects key=value"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(argv, fragment, tmp_path, capsys):
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cnn-search: error: ") and fragment in err[0]
