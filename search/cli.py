@@ -8,15 +8,18 @@ on stderr and exit status 2; Ctrl-C exits 130 without a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import CnnSearchError, ConfigError
-from .runtime import import_backend_quietly
+from .runtime import STORAGE_ENV, import_backend_quietly
 
+EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -98,14 +101,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    gpus = _place_run(args)
     import_backend_quietly()
+    options = _run_options(args, gpus)
     from .engines import describe_storage
-    from .runner import RunOptions, counts, resolve_space, run_search, summary_table
+    from .engines.queue import queued
+    from .runner import counts, resolve_space, run_search, summary_table
 
-    options = RunOptions(study=args.study, storage=args.storage, n_trials=args.n_trials, timeout=args.timeout,
-                         subset=args.subset, epochs=args.epochs, test_subset=args.test_subset,
-                         data_dir=args.data_dir,
-                         results_dir=args.results_dir)
     space = resolve_space(args.space, options)
     try:
         study = run_search(space, options)
@@ -117,7 +119,69 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"study '{space.study}': {tally or 'no trials'}")
     if not table.empty:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"results: {describe_storage(args.storage, space.study, args.results_dir)}")
+    print(f"results: {describe_storage(options.storage, space.study, args.results_dir)}")
+    left = queued(study) if options.workers != 0 else 0
+    if left and space.optuna.timeout is None:
+        print(f"cnn-search: {left} queued trial(s) were not run because every worker stopped (see the worker "
+              f"logs); resume with: {_resume_command(args)}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    return 0
+
+
+def _place_run(args: argparse.Namespace) -> list[int] | None:
+    """The workers' GPUs; with worker processes, this process then hides the GPUs from itself.
+
+    The parent only counts parameters and watches, and a backend started here
+    would claim GPU memory the workers need, so the GPUs are looked up with
+    nvidia-smi and hidden before Keras is imported.
+    """
+    from .workers.devices import apply_env, detect_gpus, parse_gpus, placement_env
+
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers must be 0 (only create the study and its queue) or more, got {args.workers}")
+    gpus = parse_gpus(args.gpus) if args.gpus is not None else None
+    pool = bool(args.workers) or (args.workers is None and gpus is not None)
+    if pool and gpus is None:
+        gpus = detect_gpus()
+    if pool or args.workers == 0:
+        apply_env(placement_env(None))
+    return gpus
+
+
+def _run_options(args: argparse.Namespace, gpus: list[int] | None) -> Any:
+    from .engines import Heartbeat
+    from .runner import RunOptions
+
+    return RunOptions(study=args.study, storage=args.storage, n_trials=args.n_trials, timeout=args.timeout,
+                      subset=args.subset, epochs=args.epochs, test_subset=args.test_subset,
+                      data_dir=args.data_dir, results_dir=args.results_dir, workers=args.workers, gpus=gpus,
+                      trials_per_gpu=args.trials_per_gpu, heartbeat=Heartbeat(_heartbeat(args)))
+
+
+def _heartbeat(args: argparse.Namespace) -> int:
+    if args.heartbeat < 1:
+        raise ConfigError(f"--heartbeat must be a whole number of seconds >= 1, got {args.heartbeat}")
+    return args.heartbeat
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from .workers.devices import apply_env, parse_device, placement_env, threads_env
+
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    env = placement_env(parse_device(args.device)) if args.device else {}
+    apply_env({**env, **threads_env(args.threads)})
+    import_backend_quietly()
+    from .engines import Heartbeat
+    from .workers.worker import WorkerOptions, run_worker
+
+    options = WorkerOptions(study=args.study, storage=args.storage, results_dir=args.results_dir,
+                            data_dir=args.data_dir, timeout=args.timeout, heartbeat=Heartbeat(_heartbeat(args)))
+    try:
+        run_worker(options)
+    except KeyboardInterrupt:
+        print("worker interrupted: its running trial was re-queued", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 
@@ -181,8 +245,20 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 def _add_study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", help="study name")
-    p.add_argument("--storage", help="Optuna storage URL (default: results/<study>/study.journal)")
+    _add_storage_args(p)
+
+
+def _add_storage_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage", default=os.environ.get(STORAGE_ENV) or None,
+                   help=f"Optuna storage URL or .journal path (default: ${STORAGE_ENV}, else "
+                        "results/<study>/study.journal)")
     p.add_argument("--results-dir", type=Path, default=Path("results"), help="where default studies live")
+
+
+def _add_heartbeat_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--heartbeat", type=int, default=10, metavar="S",
+                   help="seconds between a running trial's heartbeats; a trial silent for 5x this is failed "
+                        "and retried (default 10)")
 
 
 def _resume_command(args: argparse.Namespace) -> str:
@@ -216,15 +292,32 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run (or resume) the search described by a space file")
     run.add_argument("space", type=Path, help="a search-space file, e.g. spaces/quickstart.toml")
     run.add_argument("--study", help="study name (default: the file's)")
-    run.add_argument("--storage", help="Optuna storage URL (default: results/<study>/study.journal)")
     run.add_argument("--n-trials", type=int, help="total trials the study should end with")
     run.add_argument("--timeout", type=float, help="stop starting trials after S seconds")
     run.add_argument("--subset", type=int, help="stratified subset of N training images")
     run.add_argument("--epochs", type=int, help="fixed epochs for every trial (overrides the file)")
     run.add_argument("--test-subset", type=int, help="evaluate on a stratified subset of N test images (fast runs)")
     run.add_argument("--data-dir", type=Path, help="directory with the Fashion-MNIST .gz files")
-    run.add_argument("--results-dir", type=Path, default=Path("results"), help="where default studies live")
+    _add_storage_args(run)
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="run the trials in N local worker processes (0: only create the study and its queue, "
+                          "for workers started elsewhere); default: in this process")
+    run.add_argument("--gpus", metavar="LIST", help="GPU indices for the workers, e.g. 0,1 (default: all GPUs)")
+    run.add_argument("--trials-per-gpu", type=int, default=1, metavar="K",
+                     help="workers sharing each GPU (small models; default 1)")
+    _add_heartbeat_arg(run)
     run.set_defaults(handler=_cmd_run)
+
+    worker = sub.add_parser("worker", help="join a study and run its queued trials (any host)")
+    worker.add_argument("study", help="study name (created by `cnn-search run`)")
+    _add_storage_args(worker)
+    worker.add_argument("--device", metavar="gpu:K|cpu", help="train on GPU K or on the CPU (default: the "
+                        "backend's choice)")
+    worker.add_argument("--threads", type=int, help="CPU threads for the backend (default: one per core)")
+    worker.add_argument("--timeout", type=float, help="stop claiming trials after S seconds")
+    worker.add_argument("--data-dir", type=Path, help="directory with the Fashion-MNIST .gz files")
+    _add_heartbeat_arg(worker)
+    worker.set_defaults(handler=_cmd_worker)
 
     from .reports.metrics import METRIC_NAMES
 
@@ -263,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     handler: Handler = args.handler
+    signal.signal(signal.SIGTERM, _terminate)  # a scheduler's SIGTERM stops cleanly, like Ctrl-C
     try:
         return handler(args)
     except CnnSearchError as exc:
@@ -271,6 +365,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cnn-search: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _one_line(exc: Any) -> str:

@@ -66,3 +66,29 @@ class TrialReporter:
         except ValueError:
             return "-"
         return f"{best.value:.4f} (trial {best.number})"
+
+
+class TrialWatcher:
+    """Feeds a :class:`TrialReporter` the trials other processes finish, by polling the storage.
+
+    ``run --workers N`` trains nothing itself; this is how its one progress
+    display learns what every worker did, whatever host it runs on.
+    """
+
+    def __init__(self, study: optuna.Study, reporter: TrialReporter) -> None:
+        self.study = study
+        self.reporter = reporter
+        self.seen = {t.number for t in self._ended()}
+
+    def poll(self) -> int:
+        """Report trials that ended since the last poll, in the order they ended; returns how many."""
+        new = [t for t in self._ended() if t.number not in self.seen]
+        new.sort(key=lambda t: (t.datetime_complete is None, t.datetime_complete, t.number))
+        for trial in new:
+            self.seen.add(trial.number)
+            self.reporter(self.study, trial)
+        return len(new)
+
+    def _ended(self) -> list[FrozenTrial]:
+        return self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
+                                                             TrialState.FAIL))

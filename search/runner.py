@@ -1,14 +1,17 @@
 """Running a search-space file: the Python API behind ``cnn-search run``.
 
 Loads and validates the space (budget feasibility included) before anything
-trains, loads the dataset once for the whole process, then hands the study to
-the engine the space names.
+trains, loads the dataset once, creates the study with its queue of trials,
+then runs the queue in this process or in ``workers`` local processes that
+this one watches to print one progress display for the whole study. Workers
+on other hosts can join the same study at any time (``cnn-search worker``).
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -17,15 +20,20 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from .data import load_dataset
-from .engines import describe_storage, finished_trials, open_storage, run_grid, run_optuna, target_trials
-from .progress import TrialReporter
+from .engines import Heartbeat, describe_storage, finished_trials, open_storage, open_study, run_study, target_trials
+from .engines.queue import queued, top_up
+from .engines.storage import default_storage_path
+from .progress import TrialReporter, TrialWatcher
 from .runtime import device_description, package_versions
 from .spaces import ParamCounter, Space, load_space
+from .workers.devices import detect_gpus, plan_slots
+from .workers.pool import LocalPool, PoolConfig, exit_description
+from .workers.worker import TARGET_ATTR
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Command-line values that override the space file (None keeps the file's)."""
+    """Command-line values that override the space file (None keeps the file's), and where to run."""
 
     study: str | None = None
     storage: str | None = None
@@ -36,6 +44,16 @@ class RunOptions:
     test_subset: int | None = None
     data_dir: Path | None = None
     results_dir: Path = Path("results")
+    workers: int | None = None  # None: train in this process; 0: only create the study and its queue
+    gpus: list[int] | None = None  # GPU indices for the workers (None: every GPU nvidia-smi lists)
+    trials_per_gpu: int = 1
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    poll_interval: float = 1.0
+
+    @property
+    def local_pool(self) -> bool:
+        """True when trials run in worker processes rather than in this one."""
+        return bool(self.workers) or (self.workers is None and bool(self.gpus))
 
 
 def resolve_space(path: str | Path, options: RunOptions) -> Space:
@@ -48,25 +66,70 @@ def resolve_space(path: str | Path, options: RunOptions) -> Space:
 def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) -> optuna.Study:
     """Run or resume the study described by ``space``; returns the study."""
     stream = stream or sys.stderr
-    storage = open_storage(options.storage, space.study, options.results_dir)
+    # Our progress lines report failed trials with their reason; Optuna's own
+    # log would add a traceback for every failure and for Ctrl-C.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    storage = open_storage(options.storage, space.study, options.results_dir, options.heartbeat)
     dataset = load_dataset(space.data_options(), data_dir=options.data_dir)
-    total = len(space.grid_points()) if space.engine == "grid" else target_trials(space)
+    study = open_study(space, storage)
+    total = target_trials(space)
+    study.set_user_attr(TARGET_ATTR, total)
+    added = top_up(study, space)
     where = describe_storage(options.storage, space.study, options.results_dir)
     print(f"study '{space.study}' ({space.engine}) in {where}: {len(dataset.y_train):,} train / "
-          f"{len(dataset.y_val):,} val images, target {total or 'timeout'} trials", file=stream, flush=True)
+          f"{len(dataset.y_val):,} val images, target {total or 'timeout'} trials, {queued(study)} queued",
+          file=stream, flush=True)
+    study.set_user_attr("versions", package_versions())
+    study.set_user_attr("seed", space.seed)
     reporter = TrialReporter(total, stream)
-    engine = run_grid if space.engine == "grid" else run_optuna
-    # Our progress lines report failed trials with their reason; Optuna's own
-    # warning would add a traceback for every failure and for Ctrl-C.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = engine(space, storage, dataset, ParamCounter(), callbacks=[reporter])
-    if reporter.session_done == 0:
+    if options.workers == 0:
+        print(f"study ready; start workers with: cnn-search worker {space.study} --storage "
+              f"{where if options.storage else default_storage_path(space.study, options.results_dir)}",
+              file=stream, flush=True)
+        return study
+    if options.local_pool:
+        del dataset  # the workers load their own copy
+        _run_pool(study, space, options, reporter, stream)
+    else:
+        study.set_user_attr("device", device_description())
+        run_study(space, storage, dataset, ParamCounter(), [reporter], queue=False,
+                  trial_attrs={"device": device_description(), "sampler_seed": space.seed})
+    if reporter.session_done == 0 and not added:
         print(f"nothing to run: the study already has {finished_trials(study)} finished trials "
               f"(target {total}); pass a larger --n-trials to run more", file=stream, flush=True)
-    study.set_user_attr("versions", package_versions())
-    study.set_user_attr("device", device_description())
-    study.set_user_attr("seed", space.seed)
     return study
+
+
+def _run_pool(study: optuna.Study, space: Space, options: RunOptions, reporter: TrialReporter,
+              stream: TextIO) -> None:
+    """Start the local workers and print every trial any worker finishes until all have stopped."""
+    slots = plan_slots(options.workers, detect_gpus() if options.gpus is None else options.gpus,
+                       options.trials_per_gpu)
+    storage = options.storage or str(default_storage_path(space.study, options.results_dir))
+    config = PoolConfig(study=space.study, storage=storage, results_dir=options.results_dir,
+                        log_dir=options.results_dir / space.study / "workers", data_dir=options.data_dir,
+                        timeout=space.optuna.timeout, heartbeat=options.heartbeat.interval)
+    pool = LocalPool(config, slots)
+    study.set_user_attr("device", f"{len(slots)} local workers: " + ", ".join(s.device for s in slots))
+    watcher = TrialWatcher(study, reporter)
+    for worker in pool.start():
+        print(f"started {worker.describe()}; log: {worker.log}", file=stream, flush=True)
+    try:
+        while pool.running():
+            time.sleep(options.poll_interval)
+            _watch(pool, watcher, stream)
+    except KeyboardInterrupt:
+        print("stopping the workers (each re-queues its running trial) ...", file=stream, flush=True)
+        pool.interrupt()
+        _watch(pool, watcher, stream)
+        raise
+    _watch(pool, watcher, stream)
+
+
+def _watch(pool: LocalPool, watcher: TrialWatcher, stream: TextIO) -> None:
+    watcher.poll()
+    for worker in pool.newly_exited():
+        print(exit_description(worker), file=stream, flush=True)
 
 
 def summary_table(study: optuna.Study, top: int = 5) -> pd.DataFrame:

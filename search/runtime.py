@@ -12,6 +12,9 @@ import platform
 from functools import lru_cache
 from importlib import metadata
 
+#: Environment variable holding a storage URL, so a password stays out of shell history and `ps`.
+STORAGE_ENV = "CNN_SEARCH_STORAGE"
+
 PACKAGES = ("cnn-search", "keras", "tensorflow", "jax", "torch", "numpy", "scikit-learn", "scikeras",
             "optuna", "pandas", "matplotlib", "pydantic")
 
@@ -133,3 +136,42 @@ def _quiet_python_loggers() -> None:
     import logging
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def memory_usage() -> dict[str, float]:
+    """This process's resident memory and the backend's GPU memory in use, in MiB.
+
+    Recorded on every trial so that a worker whose memory creeps up from
+    trial to trial shows it in the study, not only when it crashes.
+    """
+    import psutil
+
+    usage = {"rss_mb": psutil.Process().memory_info().rss / 2**20}
+    gpu = _gpu_bytes_in_use()
+    if gpu is not None:
+        usage["gpu_mb"] = gpu / 2**20
+    return usage
+
+
+def _gpu_bytes_in_use() -> int | None:
+    import keras
+
+    try:
+        backend = keras.backend.backend()
+        if not visible_gpus():
+            return None
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return int(tf.config.experimental.get_memory_info("GPU:0")["current"])
+        if backend == "jax":
+            import jax
+
+            return int((jax.devices()[0].memory_stats() or {}).get("bytes_in_use", 0))
+        if backend == "torch":
+            import torch
+
+            return int(torch.cuda.memory_allocated())
+    except Exception:  # memory statistics are informative; never fail a trial over them
+        return None
+    return None

@@ -1,12 +1,14 @@
-"""Search engines: GridSearchCV over scikeras, and Optuna studies, on one storage."""
+"""Search engines: GridSearchCV over scikeras, and Optuna studies, on one storage and one queue."""
 
-from .grid_engine import StratifiedKerasClassifier, run_grid
-from .optuna_engine import finished_trials, open_study, run_optuna, target_trials
+from .driver import make_objective, run_grid, run_optuna, run_study
+from .grid_engine import StratifiedKerasClassifier
+from .heartbeat import Heartbeat
 from .records import FIELDS
 from .storage import describe_storage, load_existing_study, mask_url, open_storage
+from .study import finished_trials, open_study, stored_space, target_trials
 
 __all__ = [
-    "FIELDS", "StratifiedKerasClassifier", "describe_storage", "finished_trials", "load_existing_study", "mask_url",
-    "open_storage",
-    "open_study", "run_grid", "run_optuna", "target_trials",
+    "FIELDS", "Heartbeat", "StratifiedKerasClassifier", "describe_storage", "finished_trials",
+    "load_existing_study", "make_objective", "mask_url", "open_storage", "open_study", "run_grid", "run_optuna",
+    "run_study", "stored_space", "target_trials",
 ]

@@ -40,11 +40,13 @@ def evaluate_configuration(
     folds: int = 3,
     repeats: int = 1,
     first_run_callbacks: Sequence[keras.callbacks.Callback] = (),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[list[dict[str, Any]], list[dict[str, float]]]:
     """Train every (repeat, fold) run; return their metrics and the first run's history.
 
     ``first_run_callbacks`` (the pruner's) watch only the first run: later runs
-    of a configuration that survived it are not cut short.
+    of a configuration that survived it are not cut short. ``callbacks`` watch
+    every run.
     """
     runs: list[dict[str, Any]] = []
     history: list[dict[str, float]] = []
@@ -52,8 +54,8 @@ def evaluate_configuration(
     for repeat in range(repeats):
         for data in splits:
             config = TrainConfig(variant, hparams, epochs=epochs, batch_size=batch_size, seed=seed + repeat)
-            callbacks = first_run_callbacks if not runs else ()
-            result = train(config, dataset=data, verbose=False, callbacks=callbacks)
+            watchers = [*callbacks, *(first_run_callbacks if not runs else ())]
+            result = train(config, dataset=data, verbose=False, callbacks=watchers)
             runs.append(result.metrics)
             if not history:
                 history = result.history.to_dict(orient="records")

@@ -2,9 +2,10 @@
 
 This is seed 001's workflow made safe: the budget is checked for every grid
 point before anything trains, cross-validation is explicitly stratified, and
-each point's ``cv_results_`` is stored as an Optuna trial as soon as it is
-done, so an interrupted grid resumes where it stopped and later tools read
-grid and Optuna results alike.
+each point is one queued Optuna trial whose ``cv_results_`` are stored as soon
+as it is done, so several workers share a grid without running a point twice,
+an interrupted grid resumes where it stopped, and later tools read grid and
+Optuna results alike.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 import optuna
-from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 from scikeras.wrappers import KerasClassifier
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -25,7 +25,8 @@ from ..runtime import seed_everything, visible_gpus
 from ..training import release_memory
 from ..zoo import build_model
 from . import records
-from .optuna_engine import FINISHED, TrialCallback, open_study
+from .optuna_engine import set_attrs
+from .pruning import Diverged, DivergenceGuard
 
 if TYPE_CHECKING:
     from ..data import Dataset
@@ -64,7 +65,7 @@ def make_classifier(variant: str, hparams: dict[str, Any], epochs: int, batch_si
                     seed: int) -> StratifiedKerasClassifier:
     return StratifiedKerasClassifier(
         model=keras_model, model__variant=variant, model__hparams=hparams,
-        epochs=epochs, batch_size=batch_size, random_state=seed, verbose=0,
+        epochs=epochs, batch_size=batch_size, random_state=seed, verbose=0, callbacks=[DivergenceGuard()],
     )
 
 
@@ -73,21 +74,23 @@ def param_grid(searched: dict[str, Any], epochs: int, batch_size: int) -> dict[s
     return {"epochs": [epochs], "batch_size": [batch_size], **{f"model__{k}": [v] for k, v in searched.items()}}
 
 
-def run_grid(space: Space, storage: optuna.storages.BaseStorage, dataset: Dataset, counter: ParamCounter,
-             callbacks: list[TrialCallback] = ()) -> optuna.Study:
-    """Cross-validate every in-budget grid point not yet in the study; record each at once."""
-    _check_parallel_jobs(space.n_jobs)
-    study = open_study(space, storage)
-    distributions = {k: CategoricalDistribution(v) for k, v in space.grid_search_space().items()}
-    done = [t.params for t in study.get_trials(deepcopy=False, states=FINISHED)]
-    for point in space.grid_points():
-        if point in done:
-            continue
-        trial = _evaluate_point(space, point, dataset, counter)
-        study.add_trial(optuna.trial.create_trial(distributions=distributions, params=point, **trial))
-        for callback in callbacks:
-            callback(study, study.trials[-1])
-    return study
+class GridObjective:
+    """Cross-validates the queued grid point a trial carries (its values are fixed by the queue)."""
+
+    def __init__(self, space: Space, dataset: Dataset, counter: ParamCounter) -> None:
+        _check_parallel_jobs(space.n_jobs)
+        self.space = space
+        self.dataset = dataset
+        self.counter = counter
+        self.grid = space.grid_search_space()
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        point = {key: trial.suggest_categorical(key, values) for key, values in self.grid.items()}
+        outcome = _evaluate_point(self.space, point, self.dataset, self.counter)
+        set_attrs(trial, outcome["user_attrs"])
+        if outcome["state"] == TrialState.PRUNED:
+            raise optuna.TrialPruned(outcome["user_attrs"].get("reason"))
+        return outcome["value"]
 
 
 def _check_parallel_jobs(n_jobs: int) -> None:
@@ -111,7 +114,10 @@ def _evaluate_point(space: Space, point: dict[str, Any], dataset: Dataset, count
     fixed = {k: v for k, v in hparams.items() if k not in searched}
     estimator = make_classifier(variant, fixed, epochs, batch_size, space.seed).set_params(
         **{f"model__{k}": v for k, v in searched.items()})
-    result = _cross_validate(space, estimator, param_grid(searched, epochs, batch_size), dataset)
+    try:
+        result = _cross_validate(space, estimator, param_grid(searched, epochs, batch_size), dataset)
+    except Diverged as exc:
+        return _skipped(base, records.STATUS_DIVERGED, params, str(exc))
     return {"state": TrialState.COMPLETE, "value": result["val_accuracy"],
             "user_attrs": records.clean({**base, "status": records.STATUS_COMPLETE, "params": params, **result})}
 

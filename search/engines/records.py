@@ -19,6 +19,7 @@ STATUS_PRUNED = "pruned"
 STATUS_OVER_BUDGET = "over_budget"
 STATUS_INVALID = "invalid"
 STATUS_FAILED = "failed"
+STATUS_DIVERGED = "diverged"  # pruned because the loss became NaN or infinite
 
 FIELDS = (
     "engine", "variant", "status", "params", "epochs", "batch_size", "n", "seeds", "val_accuracy",

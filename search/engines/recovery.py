@@ -1,61 +1,137 @@
-"""Finding trials whose process died, and retrying each of them once.
+"""Finding trials whose worker died, and retrying each of them exactly once.
 
-A trial interrupted by Ctrl-C is marked FAIL by Optuna; one whose process
-was killed stays RUNNING forever. Both are retried exactly once with the same
-parameters, so a resumed study ends with the number of trials asked for and
-no configuration silently lost.
+A trial whose worker was killed stays RUNNING in the storage. Any worker
+fails it when its heartbeat has been silent for the grace period (any host)
+or at once when its process is gone (a worker on the same host), recording
+why, and enqueues one retry with the same parameters. Failing is a state
+change the storage makes atomically, and only the worker whose change took
+effect enqueues the retry, so two survivors never retry the same trial. A
+trial stopped by Ctrl-C is failed and re-queued by its own worker on the way
+out. A retry that dies too is not retried again.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
+from typing import Any
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
+
+from .queue import planned_params
 
 WORKER_ATTR = "worker"
 INTERRUPTED_ATTR = "interrupted"
 RETRY_ATTR = "retry_of"
+REASON_ATTR = "reason"
 
 
 def worker_id() -> str:
+    """``host:pid`` of this process, recorded on every trial it runs."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def recover_interrupted(study: optuna.Study) -> list[int]:
-    """Fail this host's orphaned RUNNING trials, enqueue one retry per interrupted trial.
+def recover(study: optuna.Study) -> list[int]:
+    """Fail every RUNNING trial whose worker is dead and queue one retry each.
 
-    Returns the numbers of the trials that were enqueued for a retry.
+    Returns the numbers of the trials this call failed (and so re-queued).
+    """
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        reason = _death(study, trial)
+        if reason and fail_and_retry(study, trial, reason):
+            failed.append(trial.number)
+    return failed
+
+
+def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str, **attrs: Any) -> bool:
+    """Mark ``trial`` failed with ``reason``; if this call is the one that failed it, queue a retry.
+
+    Returns False when the trial had already finished (another worker failed
+    it first, or its own worker finished it after all).
     """
     storage = study._storage
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if _orphaned(trial):
-            storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, True)
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-    trials = study.get_trials(deepcopy=False)
-    already = {t.user_attrs.get(RETRY_ATTR) for t in trials}
-    retried = []
-    for trial in trials:
-        if (trial.state == TrialState.FAIL and trial.user_attrs.get(INTERRUPTED_ATTR)
-                and RETRY_ATTR not in trial.user_attrs and trial.number not in already):
-            study.enqueue_trial(trial.params, user_attrs={RETRY_ATTR: trial.number})
-            retried.append(trial.number)
-    return retried
-
-
-def _orphaned(trial: FrozenTrial) -> bool:
-    """True if the trial's process is gone (known only for processes on this host)."""
-    owner = trial.user_attrs.get(WORKER_ATTR)
-    if owner is None:
-        return True
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname():
-        return False
     try:
-        os.kill(int(pid), 0)
+        for key, value in {REASON_ATTR: reason, INTERRUPTED_ATTR: True, **attrs}.items():
+            storage.set_trial_user_attr(trial._trial_id, key, value)
+        if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+            return False
+    except UpdateFinishedTrialError:
+        return False
+    retry_once(study, storage.get_trial(trial._trial_id))
+    return True
+
+
+def retry_once(study: optuna.Study, trial: FrozenTrial) -> bool:
+    """Queue one more run of ``trial``'s configuration, unless it is itself a retry."""
+    if RETRY_ATTR in trial.user_attrs:
+        return False
+    study.enqueue_trial(planned_params(trial), user_attrs={RETRY_ATTR: trial.number})
+    return True
+
+
+def _death(study: optuna.Study, trial: FrozenTrial) -> str | None:
+    """Why ``trial``'s worker is known to be dead, or None if it may be alive."""
+    owner = trial.user_attrs.get(WORKER_ATTR)
+    if owner is not None and _process_gone(owner):
+        return f"worker {owner} died during the trial (its process is gone)"
+    storage = study._storage
+    if is_heartbeat_enabled(storage) and trial._trial_id in _stale_ids(study):
+        assert isinstance(storage, BaseHeartbeat)
+        grace = _grace(storage)
+        return f"worker {owner or 'unknown'} stopped sending heartbeats (silent for more than {grace} s)"
+    return None
+
+
+def _stale_ids(study: optuna.Study) -> set[int]:
+    storage = study._storage
+    assert isinstance(storage, BaseHeartbeat)
+    return set(storage._get_stale_trial_ids(study._study_id))
+
+
+def _grace(storage: BaseHeartbeat) -> int:
+    grace = getattr(storage, "grace_period", None)  # RDBStorage
+    if grace is None and hasattr(storage, "_heartbeat"):
+        grace = storage._heartbeat.grace  # HeartbeatJournalStorage
+    return int(grace if grace is not None else 2 * (storage.get_heartbeat_interval() or 0))
+
+
+def _process_gone(owner: str) -> bool:
+    """True if ``host:pid`` names a process on this host that no longer runs (or this process).
+
+    This process is never inside a trial when it looks, so a RUNNING trial
+    that names it was left behind by an earlier, interrupted run in it.
+    """
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    except (PermissionError, ValueError):
+    except PermissionError:  # alive, someone else's
         return False
-    return int(pid) == os.getpid()  # our own earlier, interrupted run in this process
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed child that its parent has not reaped yet still answers ``kill(pid, 0)``."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def seconds_since(trial: FrozenTrial) -> float:
+    """Seconds since the trial started (for "waiting for N running trials" messages)."""
+    if trial.datetime_start is None:
+        return 0.0
+    return max(time.time() - trial.datetime_start.timestamp(), 0.0)

@@ -3,19 +3,27 @@
 By default a study is an Optuna journal file under ``results/<study>/``: no
 server, safe for several local processes appending at once (unlike SQLite,
 which reports "database is locked" under concurrent writers). Any Optuna RDB
-URL (``postgresql://...``, ``sqlite:///...``) selects a database instead.
+URL (``postgresql://...``, ``sqlite:///...``) selects a database instead; a
+PostgreSQL server is how workers on several hosts share one study. Both kinds
+carry heartbeats, so a trial whose worker died is noticed (see
+:mod:`.recovery`). A password in a URL is never printed: every message that
+shows a URL, or an error text that might quote it, goes through
+:func:`mask_url`.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
 import optuna
-from optuna.storages import BaseStorage, JournalStorage
+from optuna.storages import BaseStorage
 from optuna.storages.journal import JournalFileBackend
 
 from ..errors import ConfigError
+from .heartbeat import Heartbeat, HeartbeatJournalStorage
 
 DEFAULT_RESULTS = Path("results")
 JOURNAL_NAME = "study.journal"
@@ -25,20 +33,25 @@ def default_storage_path(study: str, results_dir: str | Path = DEFAULT_RESULTS) 
     return Path(results_dir) / study / JOURNAL_NAME
 
 
-def open_storage(url: str | None, study: str, results_dir: str | Path = DEFAULT_RESULTS) -> BaseStorage:
+def open_storage(url: str | None, study: str, results_dir: str | Path = DEFAULT_RESULTS,
+                 heartbeat: Heartbeat | None = None) -> BaseStorage:
     """An Optuna storage for ``url``; ``None`` or a ``.journal``/``.log`` path means a journal file."""
+    heartbeat = heartbeat or Heartbeat()
     if url is None:
-        return _journal(default_storage_path(study, results_dir))
+        return _journal(default_storage_path(study, results_dir), heartbeat)
     if "://" not in url:
         if url.endswith((".journal", ".log")):
-            return _journal(Path(url))
+            return _journal(Path(url), heartbeat)
         raise ConfigError(f"--storage {mask_url(url)!r}: expected an Optuna database URL "
                           "(postgresql://..., sqlite:///...) or a path ending in .journal")
     try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+        with warnings.catch_warnings():  # heartbeat_interval is "experimental" since Optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat.interval,
+                                              grace_period=heartbeat.grace)
     except Exception as exc:  # driver missing, server down, bad URL: all the user's to fix
-        raise ConfigError(f"--storage {mask_url(url)}: cannot open ({type(exc).__name__}: "
-                          f"{' '.join(str(exc).split())[:200]})") from None
+        raise ConfigError(f"--storage {mask_url(url)}: cannot open ({_driver_hint(exc)}"
+                          f"{type(exc).__name__}: {mask_text(' '.join(str(exc).split()), url)[:300]})") from None
 
 
 def describe_storage(url: str | None, study: str, results_dir: str | Path = DEFAULT_RESULTS) -> str:
@@ -48,22 +61,39 @@ def describe_storage(url: str | None, study: str, results_dir: str | Path = DEFA
 
 def mask_url(url: str) -> str:
     """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``: never print a password."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
-def _journal(path: Path) -> JournalStorage:
+def mask_text(text: str, url: str | None) -> str:
+    """``text`` with ``url``'s password (plain or %-encoded) replaced, wherever it appears."""
+    text = re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1***@", text)
+    password = urlsplit(url).password if url and "://" in url else None
+    if password:
+        for form in {password, unquote(password), quote(password, safe="")}:
+            text = text.replace(form, "***")
+    return text
+
+
+def _driver_hint(exc: Exception) -> str:
+    if isinstance(exc, ModuleNotFoundError) and exc.name in ("psycopg2", "psycopg"):
+        return "the PostgreSQL driver is missing: pip install psycopg2-binary; "
+    return ""
+
+
+def _journal(path: Path, heartbeat: Heartbeat) -> HeartbeatJournalStorage:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(path)))
+    return HeartbeatJournalStorage(JournalFileBackend(str(path)), heartbeat)
 
 
-def load_existing_study(study: str, url: str | None = None,
-                        results_dir: str | Path = DEFAULT_RESULTS) -> optuna.Study:
+def load_existing_study(study: str, url: str | None = None, results_dir: str | Path = DEFAULT_RESULTS,
+                        heartbeat: Heartbeat | None = None) -> optuna.Study:
     """Load a study that a search created; a missing one is a one-line error naming where we looked."""
     where = describe_storage(url, study, results_dir)
-    if url is None and not default_storage_path(study, results_dir).is_file():
+    journal = default_storage_path(study, results_dir) if url is None else None if "://" in url else Path(url)
+    if journal is not None and not journal.is_file():
         raise ConfigError(f"no study '{study}' at {where}; run `cnn-search run SPACE.toml` first "
                           "or name its storage with --storage")
-    storage = open_storage(url, study, results_dir)
+    storage = open_storage(url, study, results_dir, heartbeat)
     try:
         return optuna.load_study(study_name=study, storage=storage)
     except KeyError:

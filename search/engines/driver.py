@@ -1,0 +1,59 @@
+"""Driving a study in this process: open it, queue its work, run the worker loop.
+
+Both engines are objectives over queued trials, so ``run_optuna`` and
+``run_grid`` are the same drive with a different objective; the process
+that starts a search queues the work, a worker joining it does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import optuna
+
+from .grid_engine import GridObjective
+from .loop import LoopOptions, Objective, TrialCallback, work
+from .optuna_engine import Objective as OptunaObjective
+from .queue import top_up
+from .study import open_study, target_trials
+
+if TYPE_CHECKING:
+    from ..data import Dataset
+    from ..spaces import ParamCounter, Space
+
+
+def make_objective(space: Space, dataset: Dataset, counter: ParamCounter) -> Objective:
+    """The engine's objective: GridSearchCV per grid point, or Optuna's sampled trials."""
+    engine = GridObjective if space.engine == "grid" else OptunaObjective
+    return engine(space, dataset, counter)
+
+
+def run_study(space: Space, storage: optuna.storages.BaseStorage, dataset: Dataset, counter: ParamCounter,
+              callbacks: Sequence[TrialCallback] = (), *, queue: bool = True, timeout: float | None = None,
+              sampler_seed: int | None = None, poll_interval: float = 2.0,
+              trial_attrs: Mapping[str, Any] | None = None) -> optuna.Study:
+    """Run (or resume) the study until its queue is empty and nothing runs, or ``timeout`` passes.
+
+    ``queue=False`` joins a study another process queued (``cnn-search worker``).
+    """
+    study = open_study(space, storage, sampler_seed)
+    if queue:
+        top_up(study, space)
+    options = LoopOptions(timeout=space.optuna.timeout if timeout is None else timeout,
+                          open_ended=target_trials(space) is None, poll_interval=poll_interval,
+                          trial_attrs=dict(trial_attrs or {}))
+    work(study, make_objective(space, dataset, counter), options, list(callbacks))
+    return study
+
+
+def run_optuna(space: Space, storage: optuna.storages.BaseStorage, dataset: Dataset, counter: ParamCounter,
+               callbacks: Sequence[TrialCallback] = ()) -> optuna.Study:
+    """Run (or resume) an Optuna-engine study in this process."""
+    return run_study(space, storage, dataset, counter, callbacks)
+
+
+def run_grid(space: Space, storage: optuna.storages.BaseStorage, dataset: Dataset, counter: ParamCounter,
+             callbacks: Sequence[TrialCallback] = ()) -> optuna.Study:
+    """Cross-validate every in-budget grid point not yet in the study, in this process."""
+    return run_study(space, storage, dataset, counter, callbacks)

@@ -1,0 +1,111 @@
+"""Heartbeats: how a study notices that a worker died in the middle of a trial.
+
+A worker killed with SIGKILL (or a host that loses power) never tells the
+storage that its trial ended, so the trial would stay RUNNING for ever and the
+study would never reach its count. Optuna's RDB storage records a heartbeat
+per running trial and fails trials whose heartbeat is older than a grace
+period (:func:`optuna.storages.fail_stale_trials`); its journal storage has no
+heartbeat, so :class:`HeartbeatJournalStorage` adds one in the same shape,
+storing the beat as a trial system attribute in the journal itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import optuna
+from optuna.storages import BaseStorage, JournalStorage
+from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.trial import FrozenTrial, TrialState
+
+HEARTBEAT_ATTR = "cnn_search:heartbeat"
+
+StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """How often a running trial reports, and how long silence is tolerated.
+
+    The grace period is several intervals so that a busy host (a long
+    training step holding the interpreter, a slow database round trip) is
+    not mistaken for a dead one.
+    """
+
+    interval: int = 10
+    grace_factor: int = 5
+
+    @property
+    def grace(self) -> int:
+        return self.interval * self.grace_factor
+
+
+class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
+    """Optuna's journal storage with the heartbeat protocol of its RDB storage.
+
+    Beats are wall-clock times written by the worker and compared with the
+    reader's clock, so the journal file should be shared by hosts whose
+    clocks agree (the same host, or NTP-synchronised hosts on a shared disk).
+    """
+
+    def __init__(self, backend: optuna.storages.journal.BaseJournalBackend, heartbeat: Heartbeat,
+                 stale_callback: StaleCallback | None = None) -> None:
+        super().__init__(backend)
+        self._heartbeat = heartbeat
+        self._stale_callback = stale_callback
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        now = time.time()
+        stale = []
+        for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+            beat = trial.system_attrs.get(HEARTBEAT_ATTR)
+            if beat is not None and now - float(beat) > self._heartbeat.grace:
+                stale.append(trial._trial_id)
+        return stale
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self._heartbeat.interval
+
+    def get_heartbeat_stale_trial_callback(self) -> StaleCallback | None:
+        return self._stale_callback
+
+
+@contextlib.contextmanager
+def beating(storage: BaseStorage, trial_id: int) -> Iterator[None]:
+    """Record the trial's heartbeat now and every interval until the block ends.
+
+    A failed beat (a database hiccup) is logged and retried at the next
+    interval rather than ending the thread: one missed beat is within the
+    grace period, a dead thread would get a healthy trial failed.
+    """
+    if not isinstance(storage, BaseHeartbeat) or storage.get_heartbeat_interval() is None:
+        yield
+        return
+    interval = storage.get_heartbeat_interval()
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                storage.record_heartbeat(trial_id)
+            except Exception as exc:  # keep beating; the grace period absorbs a miss
+                _log.warning("heartbeat of trial id %s failed: %s", trial_id, exc)
+
+    storage.record_heartbeat(trial_id)  # the first beat before any work, so a crash at once is caught
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

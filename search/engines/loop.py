@@ -1,0 +1,148 @@
+"""The loop every worker runs: claim a queued trial, run it with a heartbeat, record the outcome.
+
+One loop serves ``cnn-search run`` (in its own process), each process of
+``run --workers N`` and each ``cnn-search worker`` on another host. It keeps
+going while the queue has tickets, then stays while other workers still run
+trials: if one of them dies, its trial is failed and re-queued (see
+:mod:`.recovery`) and a survivor runs the retry. A failing trial (an
+exception, running out of memory) is recorded as failed with its reason and
+the loop goes on; Ctrl-C fails the current trial, re-queues it and stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import FrozenTrial, TrialState
+
+from ..runtime import memory_usage
+from . import records
+from .heartbeat import beating
+from .queue import claim, new_trial
+from .recovery import REASON_ATTR, WORKER_ATTR, fail_and_retry, recover, worker_id
+
+Objective = Callable[[optuna.Trial], float]
+TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    """When a worker stops, and how often it looks at the study while it waits."""
+
+    timeout: float | None = None  # stop claiming new trials after this many seconds
+    open_ended: bool = False  # no queue (a timeout-only study): create trials until the timeout
+    poll_interval: float = 2.0
+    stream: TextIO | None = None  # where "waiting for ..." notes go (None: stderr)
+    trial_attrs: Mapping[str, Any] = field(default_factory=dict)  # recorded on every trial (device, seed)
+
+
+def work(study: optuna.Study, objective: Objective, options: LoopOptions = LoopOptions(),
+         callbacks: tuple[TrialCallback, ...] | list[TrialCallback] = ()) -> int:
+    """Run trials until none is queued and none runs anywhere (or the timeout); returns how many ran here."""
+    start = time.monotonic()
+    ran = 0
+    waiting_note = ""
+    while options.timeout is None or time.monotonic() - start < options.timeout:
+        recover(study)
+        trial = new_trial(study) if options.open_ended else claim(study)
+        if trial is None:
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if not running:
+                break
+            note = (f"queue empty; waiting for {len(running)} trial(s) running elsewhere "
+                    "(a trial whose worker dies is re-queued and run here)")
+            if note != waiting_note:
+                print(note, file=options.stream or sys.stderr, flush=True)
+                waiting_note = note
+            time.sleep(options.poll_interval)
+            continue
+        waiting_note = ""
+        frozen = run_trial(study, trial, objective, options.trial_attrs)
+        ran += 1
+        for callback in callbacks:
+            callback(study, frozen)
+    return ran
+
+
+def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective,
+              attrs: Mapping[str, Any] | None = None) -> FrozenTrial:
+    """Run one claimed trial to its end and record it; Ctrl-C re-queues it and propagates.
+
+    The worker's memory after the trial is recorded with it (``memory``), so
+    growth over a long-lived worker's trials can be seen in the study.
+    """
+    value: float | None = None
+    state = TrialState.FAIL
+    with beating(study._storage, trial._trial_id):
+        for key, attr in {WORKER_ATTR: worker_id(), **(attrs or {})}.items():
+            trial.set_user_attr(key, attr)
+        try:
+            value = objective(trial)
+            state = TrialState.COMPLETE
+        except optuna.TrialPruned:
+            state = TrialState.PRUNED
+        except KeyboardInterrupt:
+            with _sigint_ignored():
+                frozen = study._storage.get_trial(trial._trial_id)
+                fail_and_retry(study, frozen, "interrupted (Ctrl-C)")
+            raise
+        except Exception as exc:  # a failing trial must not stop the search
+            _record_failure(trial, exc)
+        trial.set_user_attr("memory", memory_usage())
+    return _finish(study, trial, state, value)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for the failure, flagging out-of-memory errors whatever the backend calls them."""
+    text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    oom = ("ResourceExhausted", "RESOURCE_EXHAUSTED", "out of memory", "OutOfMemory", "OOM when allocating")
+    if any(marker.lower() in text.lower() for marker in oom):
+        text = f"out of memory: {text}"
+    return text[:500]
+
+
+def _record_failure(trial: optuna.Trial, exc: Exception) -> None:
+    attrs = {"status": records.STATUS_FAILED, REASON_ATTR: describe_failure(exc)}
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+
+
+def _finish(study: optuna.Study, trial: optuna.Trial, state: TrialState, value: float | None) -> FrozenTrial:
+    """Tell the storage the outcome; a value that is not a finite number fails the trial."""
+    if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
+        _record_failure(trial, ValueError(f"objective returned {value!r}, not a finite accuracy"))
+        state, value = TrialState.FAIL, None
+    try:
+        return study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+    except UpdateFinishedTrialError:
+        # Another worker failed this trial (its heartbeat looked dead) and queued a retry;
+        # the retry's result will count, this one cannot be recorded.
+        frozen = study._storage.get_trial(trial._trial_id)
+        print(f"trial {trial.number} was failed by another worker while it ran here "
+              f"({frozen.user_attrs.get(REASON_ATTR)}); its result is dropped and its retry counts",
+              file=sys.stderr, flush=True)
+        return frozen
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """A second Ctrl-C must not cut the write that re-queues the interrupted trial."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+

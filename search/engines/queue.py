@@ -1,0 +1,87 @@
+"""The study's queue of trials to run, so that any number of workers run exactly the trials asked for.
+
+Optuna's ``optimize(n_trials=...)`` counts per process: four workers asked
+for 12 trials run 48, and a stop callback that counts the study overshoots by
+the trials already started. Instead the study itself holds the work to do, as
+WAITING trials ("tickets") that :func:`top_up` enqueues once, before workers
+start: an empty ticket per trial still to sample (the sampler fills it in when
+it is claimed), or for a grid one ticket per grid point not yet done, with the
+point's values fixed. A worker :func:`claim`\\ s a ticket by moving it from
+WAITING to RUNNING, which the storage does atomically (Optuna's own trial
+queue), so no ticket runs twice and no grid point is evaluated twice.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.trial import TrialState
+
+from .study import FINISHED, target_trials
+
+if TYPE_CHECKING:
+    from ..spaces import Space
+
+FIXED_PARAMS = "fixed_params"  # the system attribute in which Optuna keeps an enqueued trial's values
+
+
+def top_up(study: optuna.Study, space: Space) -> int:
+    """Enqueue the tickets the study still needs to reach its target; returns how many.
+
+    Only the process that starts a search calls this (``cnn-search run``), so
+    two callers never race to add the same tickets; workers only claim them.
+    """
+    if space.is_grid:
+        return _top_up_grid(study, space)
+    target = target_trials(space)
+    if target is None:  # a timeout-only study has no count to reach
+        return 0
+    missing = target - len(study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING,
+                                                                      TrialState.WAITING)))
+    for _ in range(missing):
+        study.enqueue_trial({})
+    return max(missing, 0)
+
+
+def _top_up_grid(study: optuna.Study, space: Space) -> int:
+    """One ticket per grid point that is neither done, running nor queued (failed points are redone)."""
+    present = [planned_params(t) for t in study.get_trials(deepcopy=False)
+               if t.state != TrialState.FAIL]
+    added = 0
+    for point in space.grid_points():
+        if point not in present:
+            study.enqueue_trial(point)
+            added += 1
+    return added
+
+
+def planned_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The values a trial runs with: its parameters, or the fixed values of a queued ticket."""
+    return dict(trial.params) or dict(trial.system_attrs.get(FIXED_PARAMS) or {})
+
+
+def claim(study: optuna.Study) -> optuna.Trial | None:
+    """Move one queued ticket to RUNNING for this worker, or None when the queue is empty.
+
+    This is what :meth:`optuna.Study.ask` does minus its fallback of creating
+    a fresh trial when nothing is queued: that fallback is what would let
+    concurrent workers overshoot. The cache reset makes the sampler see the
+    trials other workers finished since this worker's last trial.
+    """
+    study._thread_local.cached_all_trials = None
+    trial_id = study._pop_waiting_trial_id()
+    return None if trial_id is None else optuna.Trial(study, trial_id)
+
+
+def new_trial(study: optuna.Study) -> optuna.Trial:
+    """A fresh trial, for timeout-only studies that have no count to keep exact."""
+    with warnings.catch_warnings():  # "heartbeat is supposed to be used with optimize": ours beats itself
+        warnings.simplefilter("ignore")
+        return study.ask()
+
+
+def queued(study: optuna.Study) -> int:
+    """Tickets still waiting for a worker."""
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))

@@ -1,0 +1,110 @@
+"""Opening a study with the space's sampler and pruner, and what "done" means for it.
+
+The space a study was created with is stored in the study itself, so a
+worker on another host needs only the study name and the storage URL; a
+different space under the same name is refused rather than mixed in.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.trial import TrialState
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..spaces import Space
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+SPACE_ATTR = "space"
+
+
+def make_sampler(space: Space, seed: int | None = None) -> optuna.samplers.BaseSampler:
+    """The space's sampler, seeded with ``seed`` (default: the space's seed).
+
+    Workers of one study pass different seeds: samplers seeded alike would
+    propose the same configurations in parallel. A grid is run from queued
+    points whose values are all fixed, so no sampler is consulted for it.
+    """
+    name = space.optuna.sampler
+    seed = space.seed if seed is None else seed
+    if space.is_grid:
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    if name == "qmc":  # the sequence is shared by all workers, so they must share its seed
+        return optuna.samplers.QMCSampler(seed=space.seed, warn_independent_sampling=False)
+    # constant_liar: a worker samples away from configurations other workers are still training
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def make_pruner(space: Space) -> optuna.pruners.BasePruner:
+    name = space.optuna.pruner
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs(space))
+    if name == "successive-halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
+    return optuna.pruners.NopPruner()
+
+
+def max_epochs(space: Space) -> int:
+    searched = space.search.get("epochs") if space.search else None
+    if isinstance(searched, list):
+        return max(int(v) for v in searched)
+    if searched is not None and hasattr(searched, "high"):
+        return int(searched.high)
+    return space.epochs
+
+
+def open_study(space: Space, storage: optuna.storages.BaseStorage, sampler_seed: int | None = None) -> optuna.Study:
+    """Create or load the study; a different space under the same name is refused."""
+    study = optuna.create_study(study_name=space.study, storage=storage, load_if_exists=True,
+                                direction="maximize", sampler=make_sampler(space, sampler_seed),
+                                pruner=make_pruner(space))
+    record = space.to_record()
+    stored = study.user_attrs.get(SPACE_ATTR)
+    if stored is None:
+        study.set_user_attr(SPACE_ATTR, record)
+        study.set_user_attr("engine", space.engine)
+    elif _comparable(stored) != _comparable(record):
+        raise ConfigError(f"study '{space.study}' already exists in this storage with a different space; "
+                          "run it under another name with --study NAME")
+    return study
+
+
+def stored_space(study: optuna.Study) -> Space:
+    """The space a study was created with, validated again (a worker's whole instructions)."""
+    from ..spaces import Space
+
+    record = study.user_attrs.get(SPACE_ATTR)
+    if record is None:
+        raise ConfigError(f"study '{study.study_name}' was not created by cnn-search (it has no stored space); "
+                          "create it with `cnn-search run SPACE.toml --storage URL --workers 0`")
+    return Space.from_record(record)
+
+
+def finished_trials(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def target_trials(space: Space) -> int | None:
+    """How many finished trials the study should end with (None: until the timeout)."""
+    if space.is_grid:
+        return len(space.grid_points())
+    return space.optuna.n_trials
+
+
+def _comparable(record: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a space that define the experiment (not how long to run it)."""
+    out = {k: v for k, v in record.items() if k not in ("optuna", "n_jobs")}
+    optuna_part = dict(record.get("optuna") or {})
+    for key in ("n_trials", "timeout"):
+        optuna_part.pop(key, None)
+    out["optuna"] = optuna_part
+    return out

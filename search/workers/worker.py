@@ -1,0 +1,65 @@
+"""One worker joining a study: the Python API behind ``cnn-search worker``.
+
+Everything a worker needs besides the data is in the storage: the space
+(variant, search space, data options, budget, seed) was stored with the study
+when ``cnn-search run`` created it, and the trials to run are queued there.
+So a worker on another host is started with the study name and the storage
+URL alone, loads and decodes the dataset once, and runs queued trials until
+none is left and none is running anywhere.
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import optuna
+
+from ..data import load_dataset
+from ..engines import Heartbeat, describe_storage, load_existing_study, run_study, stored_space
+from ..engines.recovery import worker_id
+from ..progress import TrialReporter
+from ..runtime import device_description
+from ..spaces import ParamCounter
+
+TARGET_ATTR = "target_trials"
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """Where the study is, and how long and how watchfully this worker runs."""
+
+    study: str
+    storage: str | None = None  # None: the journal file under results_dir/<study>/
+    results_dir: Path = Path("results")
+    data_dir: Path | None = None
+    timeout: float | None = None  # stop claiming trials after this many seconds (default: the study's)
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    poll_interval: float = 2.0
+
+
+def sampler_seed(seed: int, worker: str | None = None) -> int:
+    """A seed per worker: workers seeded alike would sample the same configurations in parallel."""
+    return (seed + zlib.crc32((worker or worker_id()).encode())) % 2**32
+
+
+def run_worker(options: WorkerOptions, stream: TextIO | None = None) -> optuna.Study:
+    """Join ``options.study`` and run its queued trials; returns the study when there is no more work."""
+    stream = stream or sys.stderr
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by our progress lines
+    study = load_existing_study(options.study, options.storage, options.results_dir, options.heartbeat)
+    space = stored_space(study)
+    dataset = load_dataset(space.data_options(), data_dir=options.data_dir)
+    seed = sampler_seed(space.seed)
+    where = describe_storage(options.storage, options.study, options.results_dir)
+    print(f"worker {worker_id()} on {device_description()} joined study '{space.study}' ({space.engine}) in "
+          f"{where}: {len(dataset.y_train):,} train / {len(dataset.y_val):,} val images, sampler seed {seed}",
+          file=stream, flush=True)
+    reporter = TrialReporter(study.user_attrs.get(TARGET_ATTR), stream)
+    attrs = {"device": device_description(), "sampler_seed": seed}
+    return run_study(space, study._storage, dataset, ParamCounter(), [reporter], queue=False,
+                     timeout=options.timeout, sampler_seed=seed, poll_interval=options.poll_interval,
+                     trial_attrs=attrs)
