@@ -123,9 +123,44 @@ def train(
 
 
 def release_memory() -> None:
-    """Drop Keras's global state between trials so memory does not grow with them."""
+    """Drop Keras's global state between trials so memory does not grow with them.
+
+    ``clear_session`` alone is not enough on TensorFlow: every traced train
+    step registers a custom gradient (Keras's optimizer all-reduces the
+    gradients through ``tf.distribute``, which wraps them in
+    ``tf.custom_gradient``) in TensorFlow's process-wide gradient registry,
+    and that entry keeps the whole traced graph alive. Measured here: +8 MiB
+    of RSS per trial without dropping them, flat after a few trials with.
+    """
     keras.backend.clear_session()
+    _drop_custom_gradients()
     gc.collect()
+
+
+def _drop_custom_gradients() -> None:
+    """Forget the custom gradients registered since this module was imported (their graphs are gone)."""
+    if keras.backend.backend() != "tensorflow":
+        return
+    try:
+        from tensorflow.python.framework import ops
+    except ImportError:
+        return
+    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
+    if not isinstance(registry, dict):
+        return
+    for name in [n for n in registry if n.startswith("CustomGradient-") and n not in _GRADIENTS_AT_IMPORT]:
+        del registry[name]
+
+
+def _registered_gradients() -> frozenset[str]:
+    if keras.backend.backend() != "tensorflow":
+        return frozenset()
+    from tensorflow.python.framework import ops
+
+    return frozenset(getattr(getattr(ops, "_gradient_registry", None), "_registry", None) or ())
+
+
+_GRADIENTS_AT_IMPORT = _registered_gradients()
 
 
 def _fit_data(dataset: Dataset, full_train: bool) -> tuple[np.ndarray, np.ndarray, Any]:
