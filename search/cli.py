@@ -101,6 +101,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    _heartbeat(args)  # flag errors first, before the slow imports
     gpus = _place_run(args)
     import_backend_quietly()
     options = _run_options(args, gpus)

@@ -16,6 +16,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from .engines import records
 
+_ENDED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
 
 def _fmt(seconds: float) -> str:
     seconds = int(round(seconds))
@@ -32,7 +34,10 @@ class TrialReporter:
         self.session_done = 0
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        trials = study.get_trials(deepcopy=False)
+        self.report(trial, study.get_trials(deepcopy=False))
+
+    def report(self, trial: FrozenTrial, trials: list[FrozenTrial]) -> None:
+        """Print ``trial``'s line with counts over ``trials`` (the study as it was when it ended)."""
         finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
         skipped = sum(t.user_attrs.get("status") in (records.STATUS_OVER_BUDGET, records.STATUS_INVALID)
                       for t in finished)
@@ -42,7 +47,7 @@ class TrialReporter:
         elapsed = time.perf_counter() - self.start
         done = f"{len(finished)}/{self.total}" if self.total else str(len(finished))
         parts = [f"trial {trial.number}: {self._outcome(trial)}", f"done {done}", f"pruned {pruned}",
-                 f"skipped {skipped}", f"failed {failed}", f"best {self._best(study)}", f"elapsed {_fmt(elapsed)}"]
+                 f"skipped {skipped}", f"failed {failed}", f"best {self._best(finished)}", f"elapsed {_fmt(elapsed)}"]
         if self.total:
             remaining = max(self.total - len(finished), 0)
             parts.append(f"eta {_fmt(elapsed / self.session_done * remaining)}")
@@ -60,11 +65,11 @@ class TrialReporter:
         return f"{status}{size}"
 
     @staticmethod
-    def _best(study: optuna.Study) -> str:
-        try:
-            best = study.best_trial
-        except ValueError:
+    def _best(finished: list[FrozenTrial]) -> str:
+        complete = [t for t in finished if t.state == TrialState.COMPLETE and t.value is not None]
+        if not complete:
             return "-"
+        best = max(complete, key=lambda t: (t.value, -t.number))
         return f"{best.value:.4f} (trial {best.number})"
 
 
@@ -78,17 +83,18 @@ class TrialWatcher:
     def __init__(self, study: optuna.Study, reporter: TrialReporter) -> None:
         self.study = study
         self.reporter = reporter
-        self.seen = {t.number for t in self._ended()}
+        self.seen = {t.number for t in study.get_trials(deepcopy=False, states=_ENDED)}
 
     def poll(self) -> int:
-        """Report trials that ended since the last poll, in the order they ended; returns how many."""
-        new = [t for t in self._ended() if t.number not in self.seen]
+        """Report trials that ended since the last poll, in the order they ended; returns how many.
+
+        Each line counts only the trials reported so far, so two trials that
+        ended between polls do not both claim the final count.
+        """
+        trials = self.study.get_trials(deepcopy=False)
+        new = [t for t in trials if t.state in _ENDED and t.number not in self.seen]
         new.sort(key=lambda t: (t.datetime_complete is None, t.datetime_complete, t.number))
         for trial in new:
             self.seen.add(trial.number)
-            self.reporter(self.study, trial)
+            self.reporter.report(trial, [t for t in trials if t.state not in _ENDED or t.number in self.seen])
         return len(new)
-
-    def _ended(self) -> list[FrozenTrial]:
-        return self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
-                                                             TrialState.FAIL))

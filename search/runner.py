@@ -26,7 +26,7 @@ from .engines.storage import default_storage_path
 from .progress import TrialReporter, TrialWatcher
 from .runtime import device_description, package_versions
 from .spaces import ParamCounter, Space, load_space
-from .workers.devices import detect_gpus, plan_slots
+from .workers.devices import Slot, detect_gpus, plan_slots
 from .workers.pool import LocalPool, PoolConfig, exit_description
 from .workers.worker import TARGET_ATTR
 
@@ -66,11 +66,12 @@ def resolve_space(path: str | Path, options: RunOptions) -> Space:
 def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) -> optuna.Study:
     """Run or resume the study described by ``space``; returns the study."""
     stream = stream or sys.stderr
+    slots = _slots(options)  # a placement that cannot work is refused before anything is written
     # Our progress lines report failed trials with their reason; Optuna's own
     # log would add a traceback for every failure and for Ctrl-C.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    dataset = load_dataset(space.data_options(), data_dir=options.data_dir)  # bad data: nothing written yet
     storage = open_storage(options.storage, space.study, options.results_dir, options.heartbeat)
-    dataset = load_dataset(space.data_options(), data_dir=options.data_dir)
     study = open_study(space, storage)
     total = target_trials(space)
     study.set_user_attr(TARGET_ATTR, total)
@@ -87,9 +88,9 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
               f"{where if options.storage else default_storage_path(space.study, options.results_dir)}",
               file=stream, flush=True)
         return study
-    if options.local_pool:
+    if slots:
         del dataset  # the workers load their own copy
-        _run_pool(study, space, options, reporter, stream)
+        _run_pool(study, space, options, slots, reporter, stream)
     else:
         study.set_user_attr("device", device_description())
         run_study(space, storage, dataset, ParamCounter(), [reporter], queue=False,
@@ -100,11 +101,17 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
     return study
 
 
-def _run_pool(study: optuna.Study, space: Space, options: RunOptions, reporter: TrialReporter,
+def _slots(options: RunOptions) -> list[Slot]:
+    """Where the local worker processes go (none: trials run in this process)."""
+    if not options.local_pool:
+        return []
+    return plan_slots(options.workers, detect_gpus() if options.gpus is None else options.gpus,
+                      options.trials_per_gpu)
+
+
+def _run_pool(study: optuna.Study, space: Space, options: RunOptions, slots: list[Slot], reporter: TrialReporter,
               stream: TextIO) -> None:
     """Start the local workers and print every trial any worker finishes until all have stopped."""
-    slots = plan_slots(options.workers, detect_gpus() if options.gpus is None else options.gpus,
-                       options.trials_per_gpu)
     storage = options.storage or str(default_storage_path(space.study, options.results_dir))
     config = PoolConfig(study=space.study, storage=storage, results_dir=options.results_dir,
                         log_dir=options.results_dir / space.study / "workers", data_dir=options.data_dir,

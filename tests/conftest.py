@@ -27,3 +27,29 @@ def data_dir() -> Path:
             pytrace=False,
         )
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server on 127.0.0.1 for this test session (Debian's postgresql package).
+
+    Like the data, it never skips: `.ci/run` installs the package, and a
+    missing server fails the tests that need it with the command to fix it.
+    """
+    from pgserver import Server, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.fail("PostgreSQL server binaries not found: install Debian's postgresql "
+                    "(apt-get install -y postgresql); .ci/run does this", pytrace=False)
+    server = Server(bindir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres, request):
+    """A fresh database on the session's server, as a postgresql:// URL with a password."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return postgres.create_database(name)

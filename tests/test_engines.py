@@ -143,3 +143,14 @@ def test_study_is_readable_by_plain_optuna(tmp_path, small_data):
     run_optuna(space(epochs=1), storage(tmp_path), small_data, ParamCounter())
     study = optuna.load_study(study_name="t", storage=storage(tmp_path))
     assert study.user_attrs["space"]["variant"] == "cnn"
+
+
+@pytest.mark.parametrize("engine", ["optuna", "grid"])
+def test_a_loss_that_turns_nan_prunes_the_trial_with_the_reason(engine, tmp_path, small_data):
+    diverging = {"blocks": 1, "optimizer": "sgd", "learning_rate": 9.9, "activation": "elu"}
+    extra = {"validation": {"method": "kfold", "folds": 2}} if engine == "grid" else {}
+    s = space(engine=engine, epochs=3, fixed=diverging, search={"dense_units": [128]}, **extra)
+    study = run_optuna(s, storage(tmp_path), small_data, ParamCounter())
+    [trial] = study.trials
+    assert trial.state == TrialState.PRUNED and trial.user_attrs["status"] == "diverged"
+    assert "loss became nan" in trial.user_attrs["reason"] or "loss became inf" in trial.user_attrs["reason"]

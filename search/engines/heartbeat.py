@@ -55,11 +55,9 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
     clocks agree (the same host, or NTP-synchronised hosts on a shared disk).
     """
 
-    def __init__(self, backend: optuna.storages.journal.BaseJournalBackend, heartbeat: Heartbeat,
-                 stale_callback: StaleCallback | None = None) -> None:
+    def __init__(self, backend: optuna.storages.journal.BaseJournalBackend, heartbeat: Heartbeat) -> None:
         super().__init__(backend)
-        self._heartbeat = heartbeat
-        self._stale_callback = stale_callback
+        self.heartbeat = heartbeat
 
     def record_heartbeat(self, trial_id: int) -> None:
         self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
@@ -69,15 +67,21 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         stale = []
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
             beat = trial.system_attrs.get(HEARTBEAT_ATTR)
-            if beat is not None and now - float(beat) > self._heartbeat.grace:
+            if beat is not None and now - float(beat) > self.heartbeat.grace:
                 stale.append(trial._trial_id)
         return stale
 
     def get_heartbeat_interval(self) -> int | None:
-        return self._heartbeat.interval
+        return self.heartbeat.interval
 
     def get_heartbeat_stale_trial_callback(self) -> StaleCallback | None:
-        return self._stale_callback
+        return None  # stale trials are failed and retried by search.engines.recovery, which records why
+
+
+def beat_once(storage: BaseStorage, trial_id: int) -> None:
+    """Record one heartbeat now (no-op for storages without heartbeats)."""
+    if isinstance(storage, BaseHeartbeat) and storage.get_heartbeat_interval() is not None:
+        storage.record_heartbeat(trial_id)
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..runtime import memory_usage
 from . import records
-from .heartbeat import beating
+from .heartbeat import beat_once, beating
 from .queue import claim, new_trial
 from .recovery import REASON_ATTR, WORKER_ATTR, fail_and_retry, recover, worker_id
 
@@ -54,7 +54,7 @@ def work(study: optuna.Study, objective: Objective, options: LoopOptions = LoopO
     waiting_note = ""
     while options.timeout is None or time.monotonic() - start < options.timeout:
         recover(study)
-        trial = new_trial(study) if options.open_ended else claim(study)
+        trial = _take(study, options)
         if trial is None:
             running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             if not running:
@@ -67,15 +67,33 @@ def work(study: optuna.Study, objective: Objective, options: LoopOptions = LoopO
             time.sleep(options.poll_interval)
             continue
         waiting_note = ""
-        frozen = run_trial(study, trial, objective, options.trial_attrs)
+        frozen = run_trial(study, trial, objective)
         ran += 1
         for callback in callbacks:
             callback(study, frozen)
     return ran
 
 
-def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective,
-              attrs: Mapping[str, Any] | None = None) -> FrozenTrial:
+def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
+    """Claim a trial and mark it this worker's, as one step a Ctrl-C cannot split.
+
+    A trial claimed but not yet marked has no owner and no heartbeat, so no
+    other worker could tell that it was abandoned.
+    """
+    with _sigint_deferred() as interrupted:
+        trial = new_trial(study) if options.open_ended else claim(study)
+        if trial is not None:
+            for key, attr in {WORKER_ATTR: worker_id(), **options.trial_attrs}.items():
+                trial.set_user_attr(key, attr)
+            beat_once(study._storage, trial._trial_id)
+    if interrupted:
+        if trial is not None:
+            _requeue(study, trial, "interrupted (Ctrl-C) before it started")
+        raise KeyboardInterrupt
+    return trial
+
+
+def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective) -> FrozenTrial:
     """Run one claimed trial to its end and record it; Ctrl-C re-queues it and propagates.
 
     The worker's memory after the trial is recorded with it (``memory``), so
@@ -84,22 +102,27 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective,
     value: float | None = None
     state = TrialState.FAIL
     with beating(study._storage, trial._trial_id):
-        for key, attr in {WORKER_ATTR: worker_id(), **(attrs or {})}.items():
-            trial.set_user_attr(key, attr)
         try:
             value = objective(trial)
             state = TrialState.COMPLETE
         except optuna.TrialPruned:
             state = TrialState.PRUNED
         except KeyboardInterrupt:
-            with _sigint_ignored():
-                frozen = study._storage.get_trial(trial._trial_id)
-                fail_and_retry(study, frozen, "interrupted (Ctrl-C)")
+            _requeue(study, trial, "interrupted (Ctrl-C)")
             raise
         except Exception as exc:  # a failing trial must not stop the search
             _record_failure(trial, exc)
         trial.set_user_attr("memory", memory_usage())
-    return _finish(study, trial, state, value)
+    with _sigint_deferred() as interrupted:  # a result being written is not cut in half
+        frozen = _finish(study, trial, state, value)
+    if interrupted:
+        raise KeyboardInterrupt
+    return frozen
+
+
+def _requeue(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    with _sigint_deferred():  # a second Ctrl-C must not cut the write that re-queues the trial
+        fail_and_retry(study, study._storage.get_trial(trial._trial_id), reason)
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -135,14 +158,16 @@ def _finish(study: optuna.Study, trial: optuna.Trial, state: TrialState, value: 
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """A second Ctrl-C must not cut the write that re-queues the interrupted trial."""
+def _sigint_deferred() -> Iterator[list[int]]:
+    """Hold Ctrl-C (and SIGTERM) until the block ends; the yielded list is non-empty if one came."""
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield received
     finally:
-        signal.signal(signal.SIGINT, previous)
-
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -22,6 +22,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
+from .heartbeat import HeartbeatJournalStorage
 from .queue import planned_params
 
 WORKER_ATTR = "worker"
@@ -40,9 +41,13 @@ def recover(study: optuna.Study) -> list[int]:
 
     Returns the numbers of the trials this call failed (and so re-queued).
     """
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return []
+    stale, grace = _stale(study)
     failed = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        reason = _death(study, trial)
+    for trial in running:
+        reason = _death(trial, stale, grace)
         if reason and fail_and_retry(study, trial, reason):
             failed.append(trial.number)
     return failed
@@ -74,30 +79,29 @@ def retry_once(study: optuna.Study, trial: FrozenTrial) -> bool:
     return True
 
 
-def _death(study: optuna.Study, trial: FrozenTrial) -> str | None:
+def _death(trial: FrozenTrial, stale: set[int], grace: int | None) -> str | None:
     """Why ``trial``'s worker is known to be dead, or None if it may be alive."""
     owner = trial.user_attrs.get(WORKER_ATTR)
     if owner is not None and _process_gone(owner):
         return f"worker {owner} died during the trial (its process is gone)"
-    storage = study._storage
-    if is_heartbeat_enabled(storage) and trial._trial_id in _stale_ids(study):
-        assert isinstance(storage, BaseHeartbeat)
-        grace = _grace(storage)
+    if trial._trial_id in stale:
         return f"worker {owner or 'unknown'} stopped sending heartbeats (silent for more than {grace} s)"
+    if owner is None and grace is not None and seconds_since(trial) > grace:
+        return f"claimed by a worker that never started it (no heartbeat for {grace} s)"
     return None
 
 
-def _stale_ids(study: optuna.Study) -> set[int]:
+def _stale(study: optuna.Study) -> tuple[set[int], int | None]:
+    """Ids of the trials whose heartbeat is older than the grace period, and that period."""
     storage = study._storage
+    if not is_heartbeat_enabled(storage):
+        return set(), None
     assert isinstance(storage, BaseHeartbeat)
-    return set(storage._get_stale_trial_ids(study._study_id))
-
-
-def _grace(storage: BaseHeartbeat) -> int:
     grace = getattr(storage, "grace_period", None)  # RDBStorage
-    if grace is None and hasattr(storage, "_heartbeat"):
-        grace = storage._heartbeat.grace  # HeartbeatJournalStorage
-    return int(grace if grace is not None else 2 * (storage.get_heartbeat_interval() or 0))
+    if grace is None and isinstance(storage, HeartbeatJournalStorage):
+        grace = storage.heartbeat.grace
+    grace = int(grace if grace is not None else 2 * (storage.get_heartbeat_interval() or 0))
+    return set(storage._get_stale_trial_ids(study._study_id)), grace
 
 
 def _process_gone(owner: str) -> bool:

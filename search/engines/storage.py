@@ -74,9 +74,19 @@ def mask_text(text: str, url: str | None) -> str:
     return text
 
 
+def with_driver(url: str) -> str:
+    """``postgresql://`` -> ``postgresql+psycopg://``: the driver we install, whatever SQLAlchemy's default.
+
+    SQLAlchemy 2.0 maps a bare ``postgresql://`` to psycopg2 and 2.1 to
+    psycopg 3; naming the driver makes the URL users write work with both.
+    """
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql+psycopg{sep}{rest}" if scheme in ("postgresql", "postgres") else url
+
+
 def _driver_hint(exc: Exception) -> str:
-    if isinstance(exc, ModuleNotFoundError) and exc.name in ("psycopg2", "psycopg"):
-        return "the PostgreSQL driver is missing: pip install psycopg2-binary; "
+    if isinstance(exc, ImportError):
+        return "a database driver is missing (PostgreSQL: pip install 'psycopg[binary]'); "
     return ""
 
 

@@ -1,0 +1,265 @@
+"""Several worker processes on one study, on a real PostgreSQL server and on the journal file.
+
+Workers are started the way users start them (``cnn-search run --workers N``),
+one is killed with SIGKILL in the middle of a trial, and the study must still
+end with every grid point evaluated exactly once and the killed trial retried
+exactly once. Models and subsets are tiny so this stays fast on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from search.engines import Heartbeat, open_storage, open_study
+from search.engines.heartbeat import beating
+from search.engines.queue import claim, planned_params, top_up
+from search.engines.recovery import WORKER_ATTR, recover
+from search.spaces import validate_space_dict
+
+GRID_SPACE = """
+study = "{study}"
+variant = "cnn"
+engine = "optuna"
+seed = 0
+epochs = 3
+batch_size = 64
+
+[fixed]
+blocks = 1
+dense_units = 16
+
+[search]
+filters_1 = [4, 6, 8, 10]
+activation = ["relu", "elu"]
+
+[optuna]
+sampler = "grid"
+
+[data]
+subset = 1200
+test_subset = 500
+"""
+GRID_POINTS = sorted((f, a) for f in (4, 6, 8, 10) for a in ("relu", "elu"))
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "search", *args]
+
+
+def env(data_dir: Path) -> dict[str, str]:
+    return {**os.environ, "CNN_SEARCH_DATA": str(data_dir), "PYTHONUNBUFFERED": "1"}
+
+
+def load(study: str, url: str | None, results: Path) -> optuna.Study:
+    return optuna.load_study(study_name=study, storage=open_storage(url, study, results))
+
+
+def wait_for_running_trial(study: str, url: str | None, results: Path, proc: subprocess.Popen,
+                           limit: float = 240) -> optuna.trial.FrozenTrial:
+    """The first trial seen running with its worker recorded, caught within its first second."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        path = results / study / "study.journal"
+        if url is not None or path.exists():
+            try:
+                trials = load(study, url, results).get_trials(states=(TrialState.RUNNING,))
+            except KeyError:  # the study is not created yet
+                trials = []
+            for t in trials:
+                started = t.datetime_start.timestamp() if t.datetime_start else time.time()
+                if WORKER_ATTR in t.user_attrs and time.time() - started < 1.0:
+                    return t
+        time.sleep(0.05)
+    raise AssertionError("no trial started")
+
+
+@pytest.mark.parametrize("kind,workers", [("postgres", 3), ("journal", 4)])
+def test_workers_share_a_grid_and_a_killed_workers_trial_is_retried_once(kind, workers, tmp_path, data_dir,
+                                                                          request):
+    url = request.getfixturevalue("pg_url") if kind == "postgres" else None
+    study_name = f"kill-{kind}"
+    space = tmp_path / "grid.toml"
+    space.write_text(GRID_SPACE.format(study=study_name))
+    args = ["run", str(space), "--workers", str(workers), "--heartbeat", "1", "--results-dir", str(tmp_path)]
+    args += ["--storage", url] if url else []
+    proc = subprocess.Popen(cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env(data_dir))
+    victim = wait_for_running_trial(study_name, url, tmp_path, proc)
+    os.kill(int(victim.user_attrs[WORKER_ATTR].rpartition(":")[2]), signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+
+    study = load(study_name, url, tmp_path)
+    killed = study.trials[victim.number]
+    assert killed.state == TrialState.FAIL and "died during the trial" in killed.user_attrs["reason"]
+    retries = [t for t in study.trials if t.user_attrs.get("retry_of") == victim.number]
+    assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
+    assert retries[0].params == killed.params or not killed.params
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert sorted((t.params["filters_1"], t.params["activation"]) for t in complete) == GRID_POINTS
+    assert [t.number for t in study.get_trials(states=(TrialState.FAIL,))] == [victim.number]
+    assert not study.get_trials(states=(TrialState.WAITING, TrialState.RUNNING, TrialState.PRUNED))
+    assert len({t.user_attrs[WORKER_ATTR] for t in complete}) >= 2, "the work was shared"
+    assert "was killed by SIGKILL" in stderr and stderr.count("done 8/8") == 1
+    logs = "".join(p.read_text() for p in (tmp_path / study_name / "workers").glob("worker-*.log"))
+    if url:
+        from pgserver import PASSWORD
+
+        assert PASSWORD not in stdout + stderr + logs
+        assert "cnn:***@127.0.0.1" in stdout + stderr
+
+
+@pytest.mark.parametrize("kind", ["journal", "postgres"])
+def test_a_silent_heartbeat_fails_the_trial_and_queues_one_retry(kind, tmp_path, request):
+    url = request.getfixturevalue("pg_url") if kind == "postgres" else str(tmp_path / "hb.journal")
+    beat = Heartbeat(interval=1, grace_factor=2)
+    space = validate_space_dict({"study": "hb", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
+                                 "search": {"filters_1": [4, 8]}, "optuna": {"sampler": "grid"}})
+    study = open_study(space, open_storage(url, "hb", tmp_path, beat))
+    assert top_up(study, space) == 2
+    trial = claim(study)  # a worker on another host claims a trial ...
+    trial.set_user_attr(WORKER_ATTR, "another-host:4242")
+    with beating(study._storage, trial._trial_id):
+        time.sleep(3.0)  # longer than the grace period, but beating
+        assert recover(study) == [], "a beating trial is alive"
+    peer = open_study(space, open_storage(url, "hb", tmp_path, beat))  # ... and a second worker watches
+    time.sleep(2.5)  # ... the first goes silent for longer than the grace period
+    assert recover(peer) == [trial.number]
+    assert recover(peer) == [] and recover(study) == [], "failed and re-queued once only"
+    failed = peer.trials[trial.number]
+    assert failed.state == TrialState.FAIL and "stopped sending heartbeats" in failed.user_attrs["reason"]
+    retries = [t for t in peer.trials if t.user_attrs.get("retry_of") == trial.number]
+    assert len(retries) == 1 and retries[0].state == TrialState.WAITING
+    assert planned_params(retries[0]) == planned_params(failed) == {"filters_1": 4}
+
+
+def test_run_with_two_workers_stops_on_ctrl_c_and_resumes_to_the_exact_count(tmp_path, data_dir):
+    args = ["run", "spaces/quickstart.toml", "--workers", "2", "--subset", "1000", "--epochs", "3", "--n-trials",
+            "5", "--test-subset", "500", "--results-dir", str(tmp_path), "--data-dir", str(data_dir)]
+    proc = subprocess.Popen(cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env(data_dir))
+    for line in proc.stderr:  # one display for both workers: interrupt once the first trial is reported
+        if line.startswith("trial "):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr
+    assert "resume with: cnn-search run spaces/quickstart.toml" in stderr and "Traceback" not in stderr
+    study = load("quickstart", None, tmp_path)
+    interrupted = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert interrupted and all(t.user_attrs["interrupted"] for t in interrupted)
+    assert not study.get_trials(states=(TrialState.RUNNING,)), "every worker re-queued its trial"
+
+    resumed = subprocess.run(cli(*args), capture_output=True, text=True, timeout=600, env=env(data_dir))
+    assert resumed.returncode == 0, resumed.stderr
+    study = load("quickstart", None, tmp_path)
+    assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 5
+    for t in interrupted:
+        retries = [r for r in study.trials if r.user_attrs.get("retry_of") == t.number]
+        assert len(retries) == 1 and retries[0].state != TrialState.FAIL
+        assert retries[0].params == t.params or not t.params
+    assert resumed.stderr.count("started worker") == 2 and "done 5/5" in resumed.stderr
+
+
+MEMORY_SPACE = """
+study = "memory"
+variant = "cnn"
+engine = "optuna"
+seed = 0
+epochs = 1
+batch_size = 128
+
+[fixed]
+blocks = 1
+dense_units = 8
+
+[search]
+filters_1 = { type = "int", low = 2, high = 12 }
+
+[optuna]
+sampler = "random"
+n_trials = 30
+
+[data]
+subset = 400
+test_subset = 200
+"""
+
+
+def test_a_long_lived_worker_runs_30_trials_without_growing(tmp_path, data_dir):
+    space = tmp_path / "memory.toml"
+    space.write_text(MEMORY_SPACE)
+    created = subprocess.run(cli("run", str(space), "--workers", "0", "--results-dir", str(tmp_path)),
+                             capture_output=True, text=True, timeout=300, env=env(data_dir))
+    assert created.returncode == 0 and "30 queued" in created.stderr, created.stderr
+    assert "start workers with: cnn-search worker memory --storage" in created.stderr
+    worker = subprocess.run(cli("worker", "memory", "--results-dir", str(tmp_path), "--device", "cpu"),
+                            capture_output=True, text=True, timeout=600, env=env(data_dir))
+    assert worker.returncode == 0, worker.stderr
+    trials = load("memory", None, tmp_path).trials
+    assert len(trials) == 30 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs[WORKER_ATTR] for t in trials}) == 1, "one long-lived worker ran them all"
+    rss = [t.user_attrs["memory"]["rss_mb"] for t in sorted(trials, key=lambda t: t.datetime_complete)]
+    early, late = sorted(rss[3:8])[2], sorted(rss[-5:])[2]  # medians; the first trials warm caches up
+    assert late - early < 40, f"RSS grew {late - early:.0f} MiB over 25 trials: {[round(r) for r in rss]}"
+
+
+def test_a_failing_trial_is_recorded_with_its_reason_and_the_worker_goes_on(tmp_path):
+    import keras
+
+    from search.engines.loop import work
+
+    space = validate_space_dict({"study": "oom", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
+                                 "search": {"filters_1": [4, 6, 8]}, "optuna": {"sampler": "grid"}})
+    study = open_study(space, open_storage(None, "oom", tmp_path))
+    top_up(study, space)
+
+    def objective(trial):
+        if trial.suggest_categorical("filters_1", [4, 6, 8]) == 6:
+            keras.ops.zeros((2**40,))  # 4 TiB: the backend's own out-of-memory error
+        return 0.5
+
+    assert work(study, objective) == 3
+    by_value = {t.params["filters_1"]: t for t in study.trials}
+    assert by_value[6].state == TrialState.FAIL
+    assert by_value[6].user_attrs["reason"].startswith("out of memory: ")
+    assert by_value[4].state == by_value[8].state == TrialState.COMPLETE
+    assert "rss_mb" in by_value[6].user_attrs["memory"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "spaces/quickstart.toml", "--workers", "-1"], "--workers must be 0"),
+    (["run", "spaces/quickstart.toml", "--gpus", "0,x"], "--gpus '0,x': expected comma-separated GPU indices"),
+    (["run", "spaces/quickstart.toml", "--gpus", "0", "--workers", "3"], "--workers 3 needs 3 GPU slots"),
+    (["run", "spaces/quickstart.toml", "--heartbeat", "0"], "--heartbeat must be a whole number"),
+    (["worker", "nosuch", "--device", "tpu:0"], "--device 'tpu:0': expected gpu:K"),
+    (["worker", "nosuch", "--threads", "0"], "--threads must be at least 1"),
+    (["worker", "nosuch"], "no study 'nosuch' at"),
+])
+def test_worker_usage_errors_are_one_line(args, message, tmp_path):
+    result = subprocess.run(cli(*args, "--results-dir", str(tmp_path)), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cnn-search: error: ") and message in lines[0], lines
+    assert not list(tmp_path.iterdir()), "nothing written"
+
+
+def test_a_wrong_database_password_is_one_line_and_never_printed(pg_url, tmp_path):
+    from pgserver import PASSWORD
+
+    wrong = pg_url.replace(PASSWORD, "Wr0ng-Pa55")
+    result = subprocess.run(cli("run", "spaces/quickstart.toml", "--storage", wrong, "--results-dir", str(tmp_path)),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Wr0ng-Pa55" not in result.stderr + result.stdout and "cnn:***@127.0.0.1" in result.stderr
+    assert "password authentication failed" in result.stderr and len(result.stderr.strip().splitlines()) == 1
