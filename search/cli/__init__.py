@@ -1,0 +1,55 @@
+"""The ``cnn-search`` command: a thin layer over the Python API.
+
+Each sub-command parses its arguments, calls one API function and prints the
+outcome. User errors (:class:`~search.errors.CnnSearchError`) become one line
+on stderr and exit status 2; Ctrl-C (or SIGTERM) exits 130 without a traceback.
+Nothing heavy is imported until a command runs, so a worker can choose its
+device before its backend starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..errors import CnnSearchError
+from . import models, searching, studies
+from .common import EXIT_INTERRUPTED, EXIT_USAGE
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cnn-search", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in (models, searching, studies):
+        group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    handler: Handler = args.handler
+    signal.signal(signal.SIGTERM, _terminate)  # a scheduler's SIGTERM stops cleanly, like Ctrl-C
+    try:
+        return handler(args)
+    except CnnSearchError as exc:
+        print(f"cnn-search: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cnn-search: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _one_line(exc: Any) -> str:
+    return " ".join(str(exc).split())

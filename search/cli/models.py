@@ -1,0 +1,89 @@
+"""``cnn-search models`` and ``cnn-search train``: the zoo, and one model trained and evaluated."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..runtime import import_backend_quietly
+from .common import add_data_dir_arg, parse_assignments
+
+
+def register(sub: Any) -> None:
+    models = sub.add_parser("models", help="list the model zoo with parameter counts")
+    models.add_argument("--budget", type=int, help="mark which variants fit under N trainable params")
+    models.set_defaults(handler=cmd_models)
+
+    train = sub.add_parser("train", help="train and evaluate one variant")
+    train.add_argument("variant", nargs="?", help="a zoo variant (see `cnn-search models`)")
+    train.add_argument("--from", dest="from_spec", type=Path, metavar="BEST_JSON",
+                       help="retrain exactly the configuration of a `cnn-search best` spec")
+    train.add_argument("--full-train", action="store_true", help="fit on train + validation (final runs)")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a hyperparameter (repeatable)")
+    train.add_argument("--epochs", type=int, help="epochs (default: the variant's)")
+    train.add_argument("--batch-size", type=int, help="batch size (default: the variant's)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--out", type=Path, default=Path("results/train"), help="output directory")
+    train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    add_data_dir_arg(train)
+    train.add_argument("--subset", type=int, help="train on a stratified subset of N training images")
+    train.add_argument("--normalize", choices=("scale", "standardize"), default="scale",
+                       help="scale: x/255; standardize: per-pixel mean/std of the training split")
+    train.add_argument("--val-fraction", type=float, default=0.2, help="validation fraction (default 0.2)")
+    train.set_defaults(handler=cmd_train)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from ..zoo import count_params, list_variants
+
+    rows = [(v.name, count_params(v.name), v.summary) for v in list_variants()]
+    width = max(len(name) for name, _, _ in rows)
+    header = f"{'variant':<{width}}  {'params':>10}"
+    if args.budget is not None:
+        header += f"  {'fits ' + format(args.budget, ','):>12}"
+    print(header + "  description")
+    for name, params, summary in rows:
+        line = f"{name:<{width}}  {params:>10,}"
+        if args.budget is not None:
+            line += f"  {'yes' if params <= args.budget else 'no':>12}"
+        print(f"{line}  {summary}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from ..training import train, write_run
+
+    config = _train_config(args)
+    result = train(config, data_dir=args.data_dir, verbose=not args.quiet)
+    out = write_run(result, args.out)
+    m = result.metrics
+    print(f"{m['variant']}: {m['params']:,} params, test accuracy {m['test']['accuracy']:.4f}, "
+          f"test loss {m['test']['loss']:.4f}, {m['training_time_s']:.1f}s training; results in {out}")
+    return 0
+
+
+def _train_config(args: argparse.Namespace) -> Any:
+    from ..data import DataOptions
+    from ..handoff import load_best, train_config
+    from ..training import TrainConfig
+
+    if args.from_spec is not None:
+        if args.variant or args.set or args.epochs or args.batch_size or args.subset:
+            raise ConfigError("train --from takes the whole configuration from the spec; "
+                              "drop VARIANT, --set, --epochs, --batch-size and --subset")
+        return train_config(load_best(args.from_spec), full_train=args.full_train)
+    if not args.variant:
+        raise ConfigError("train needs a VARIANT (see `cnn-search models`) or --from best.json")
+    return TrainConfig(
+        variant=args.variant,
+        hparams=parse_assignments(args.set),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        data=DataOptions(subset=args.subset, normalize=args.normalize, val_fraction=args.val_fraction),
+        full_train=args.full_train,
+    )

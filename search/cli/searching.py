@@ -1,0 +1,133 @@
+"""``cnn-search run`` and ``cnn-search worker``: starting a search, and joining one from any host."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..runtime import import_backend_quietly
+from .common import (
+    EXIT_INCOMPLETE,
+    EXIT_INTERRUPTED,
+    add_data_dir_arg,
+    add_heartbeat_arg,
+    add_storage_args,
+    heartbeat_seconds,
+    resume_command,
+)
+
+
+def register(sub: Any) -> None:
+    run = sub.add_parser("run", help="run (or resume) the search described by a space file")
+    run.add_argument("space", type=Path, help="a search-space file, e.g. spaces/quickstart.toml")
+    run.add_argument("--study", help="study name (default: the file's)")
+    run.add_argument("--n-trials", type=int, help="total trials the study should end with")
+    run.add_argument("--timeout", type=float, help="stop starting trials after S seconds")
+    run.add_argument("--subset", type=int, help="stratified subset of N training images")
+    run.add_argument("--epochs", type=int, help="fixed epochs for every trial (overrides the file)")
+    run.add_argument("--test-subset", type=int, help="evaluate on a stratified subset of N test images (fast runs)")
+    add_data_dir_arg(run)
+    add_storage_args(run)
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="run the trials in N local worker processes (0: only create the study and its queue, "
+                          "for workers started elsewhere); default: in this process")
+    run.add_argument("--gpus", metavar="LIST", help="GPU indices for the workers, e.g. 0,1 (default: all GPUs)")
+    run.add_argument("--trials-per-gpu", type=int, default=1, metavar="K",
+                     help="workers sharing each GPU (small models; default 1)")
+    add_heartbeat_arg(run)
+    run.set_defaults(handler=cmd_run)
+
+    worker = sub.add_parser("worker", help="join a study and run its queued trials (any host)")
+    worker.add_argument("study", help="study name (created by `cnn-search run`)")
+    add_storage_args(worker)
+    worker.add_argument("--device", metavar="gpu:K|cpu", help="train on GPU K or on the CPU (default: the "
+                        "backend's choice)")
+    worker.add_argument("--threads", type=int, help="CPU threads for the backend (default: one per core)")
+    worker.add_argument("--timeout", type=float, help="stop claiming trials after S seconds")
+    add_data_dir_arg(worker)
+    add_heartbeat_arg(worker)
+    worker.set_defaults(handler=cmd_worker)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    heartbeat_seconds(args)  # flag errors first, before the slow imports
+    gpus = _place_run(args)
+    import_backend_quietly()
+    from ..engines import describe_storage
+    from ..engines.queue import queued
+    from ..runner import counts, resolve_space, run_search, summary_table
+
+    options = _run_options(args, gpus)
+    space = resolve_space(args.space, options)
+    try:
+        study = run_search(space, options)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished trials are saved; resume with: {resume_command(args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    table = summary_table(study)
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts(study).items()))
+    print(f"study '{space.study}': {tally or 'no trials'}")
+    if not table.empty:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"results: {describe_storage(options.storage, space.study, args.results_dir)}")
+    left = queued(study) if options.workers != 0 else 0
+    if left and space.optuna.timeout is None:
+        print(f"cnn-search: {left} queued trial(s) were not run because every worker stopped (see the worker "
+              f"logs); resume with: {resume_command(args)}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    return 0
+
+
+def _place_run(args: argparse.Namespace) -> list[int] | None:
+    """The workers' GPUs; with worker processes, this process then hides the GPUs from itself.
+
+    The parent only counts parameters and watches, and a backend started here
+    would claim GPU memory the workers need, so the GPUs are looked up with
+    nvidia-smi and hidden before Keras is imported.
+    """
+    from ..workers.devices import apply_env, detect_gpus, parse_gpus, placement_env
+
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers must be 0 (only create the study and its queue) or more, got {args.workers}")
+    gpus = parse_gpus(args.gpus) if args.gpus is not None else None
+    pool = bool(args.workers) or (args.workers is None and gpus is not None)
+    if pool and gpus is None:
+        gpus = detect_gpus()
+    if pool or args.workers == 0:
+        apply_env(placement_env(None))
+    return gpus
+
+
+def _run_options(args: argparse.Namespace, gpus: list[int] | None) -> Any:
+    from ..engines import Heartbeat
+    from ..runner import RunOptions
+
+    return RunOptions(study=args.study, storage=args.storage, n_trials=args.n_trials, timeout=args.timeout,
+                      subset=args.subset, epochs=args.epochs, test_subset=args.test_subset,
+                      data_dir=args.data_dir, results_dir=args.results_dir, workers=args.workers, gpus=gpus,
+                      trials_per_gpu=args.trials_per_gpu, heartbeat=Heartbeat(heartbeat_seconds(args)))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from ..workers.devices import apply_env, parse_device, placement_env, threads_env
+
+    heartbeat = heartbeat_seconds(args)
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+    env = placement_env(parse_device(args.device)) if args.device else {}
+    apply_env({**env, **threads_env(args.threads)})
+    import_backend_quietly()
+    from ..engines import Heartbeat
+    from ..workers.worker import WorkerOptions, run_worker
+
+    options = WorkerOptions(study=args.study, storage=args.storage, results_dir=args.results_dir,
+                            data_dir=args.data_dir, timeout=args.timeout, heartbeat=Heartbeat(heartbeat))
+    try:
+        run_worker(options)
+    except KeyboardInterrupt:
+        print("worker interrupted: its running trial was re-queued", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0

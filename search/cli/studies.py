@@ -1,0 +1,101 @@
+"""Commands that read a finished (or running) study: leaderboard, best, report, dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..runtime import import_backend_quietly
+from .common import add_study_args
+
+
+def register(sub: Any) -> None:
+    from ..reports.metrics import METRIC_NAMES
+
+    board = sub.add_parser("leaderboard", help="rank a study's configurations")
+    add_study_args(board)
+    board.add_argument("--by", choices=("config", "variant"), default="config", help="one row per ...")
+    board.add_argument("--metric", choices=METRIC_NAMES, default="val_accuracy", help="sort by")
+    board.add_argument("--top", type=int, help="only the best K rows")
+    board.add_argument("--csv", type=Path, help="also write the table as CSV")
+    board.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    board.set_defaults(handler=cmd_leaderboard)
+
+    best = sub.add_parser("best", help="write the best configuration as a spec for `train --from`")
+    add_study_args(best)
+    best.add_argument("--metric", choices=METRIC_NAMES, default="val_accuracy", help="rank by")
+    best.add_argument("-o", "--output", type=Path, default=Path("best.json"), help="spec file to write")
+    best.set_defaults(handler=cmd_best)
+
+    report = sub.add_parser("report", help="write a static HTML report of a study")
+    add_study_args(report)
+    report.add_argument("--out", type=Path, help="output directory (default: results/<study>/report)")
+    report.add_argument("--metric", choices=METRIC_NAMES, default="val_accuracy", help="rank by")
+    report.add_argument("--by", choices=("config", "variant"), help="learning curves per ... (default: auto)")
+    report.set_defaults(handler=cmd_report)
+
+    dash = sub.add_parser("dashboard", help="live view of a study with optuna-dashboard on 127.0.0.1")
+    add_study_args(dash)
+    dash.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    dash.set_defaults(handler=cmd_dashboard)
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from tabulate import tabulate
+
+    from ..engines import load_existing_study
+    from ..fileio import write_text
+    from ..reports.leaderboard import display_frame, leaderboard
+
+    study = load_existing_study(args.study, args.storage, args.results_dir)
+    board = leaderboard(study, by=args.by, metric=args.metric, top=args.top)
+    if args.csv:
+        write_text(args.csv, board.to_csv(index=False))
+    print(tabulate(display_frame(board), headers="keys", showindex=False, disable_numparse=True,
+                   tablefmt="github" if args.markdown else "simple"))
+    if args.csv:
+        print(f"wrote {args.csv}", file=sys.stderr)
+    return 0
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from ..engines import load_existing_study
+    from ..handoff import best_spec, write_best
+
+    study = load_existing_study(args.study, args.storage, args.results_dir)
+    spec = best_spec(study, metric=args.metric, storage_url=args.storage)
+    path = write_best(spec, args.output)
+    print(f"{spec.variant} from trial {spec.source['trial']} ({spec.params:,} params, val accuracy "
+          f"{spec.metrics['val_accuracy']:.4f}) written to {path}; retrain with: cnn-search train --from {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from ..engines import load_existing_study
+    from ..reports.html import write_report
+
+    study = load_existing_study(args.study, args.storage, args.results_dir)
+    out = args.out or args.results_dir / args.study / "report"
+    page = write_report(study, out, metric=args.metric, by=args.by)
+    print(f"report written: {page} (open it in a browser; no server needed)")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    try:
+        from optuna_dashboard import run_server
+    except ImportError:
+        raise ConfigError("dashboard needs optuna-dashboard: pip install -e '.[dashboard]'") from None
+    from ..engines import open_storage
+
+    if args.storage is None and not (args.results_dir / args.study).is_dir():
+        raise ConfigError(f"no study '{args.study}' under {args.results_dir}; run `cnn-search run` first")
+    print(f"optuna-dashboard on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
+    run_server(open_storage(args.storage, args.study, args.results_dir), host="127.0.0.1", port=args.port)
+    return 0
