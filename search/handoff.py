@@ -24,7 +24,7 @@ from .fileio import write_json
 from .reports.leaderboard import leaderboard
 from .runtime import package_versions
 from .spaces import Space
-from .training import TrainConfig
+from .training import FitOptions, TrainConfig
 from .zoo import count_params, get_variant
 
 FORMAT = "cnn-search/best-params"
@@ -51,6 +51,7 @@ class BestSpec(BaseModel):
     optimizer: dict[str, Any]
     data: DataSpec
     seed: int = Field(ge=0)
+    training: dict[str, Any] = {}  # FitOptions: compile, precision, early stopping (defaults when absent)
     params: int = Field(ge=1)
     metrics: dict[str, Any] = {}
     source: dict[str, Any] = {}
@@ -74,7 +75,7 @@ def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url:
         optimizer={"name": full.get("optimizer"), "learning_rate": full.get("learning_rate")},
         data=DataSpec(subset=space.data.subset, normalize=space.data.normalize,
                       val_fraction=space.data.val_fraction, test_subset=space.data.test_subset),
-        seed=(attrs.get("seeds") or [space.seed])[0], params=attrs["params"],
+        seed=(attrs.get("seeds") or [space.seed])[0], training=space.fit_options().record(), params=attrs["params"],
         metrics={k: attrs.get(k) for k in ("val_accuracy", "val_accuracy_std", "test_accuracy",
                                            "test_accuracy_std", "n", "training_time_s")},
         source={"study": study.study_name, "trial": trial.number, "metric": metric,
@@ -106,6 +107,9 @@ def load_best(path: str | Path) -> BestSpec:
         raise ConfigError(f"{path}: {'.'.join(str(p) for p in err['loc']) or 'top level'}: {err['msg']}") from None
     try:
         _check_model(spec)
+        FitOptions(**spec.training)
+    except TypeError as exc:
+        raise ConfigError(f"{path}: training: {exc}") from None
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return spec
@@ -128,5 +132,5 @@ def train_config(spec: BestSpec, *, full_train: bool = False) -> TrainConfig:
     data = DataOptions(subset=spec.data.subset, normalize=spec.data.normalize, val_fraction=spec.data.val_fraction,
                        test_subset=spec.data.test_subset)
     return TrainConfig(spec.variant, spec.hparams, epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.seed,
-                       data=data, full_train=full_train)
+                       data=data, full_train=full_train, fit=FitOptions(**spec.training))
 

@@ -146,6 +146,19 @@ MALFORMED = {
         HEAD + "[search]\nkernel = [3, 5\n",
         ["invalid TOML: "],
     ),
+    "unknown key under [training]": (
+        HEAD + '[search]\nkernel = [3, 5]\n' + TRIALS + '[training]\nxla = true\n',
+        ["training.xla: unknown key", "allowed: steps_per_execution, jit_compile, precision"],
+    ),
+    "unknown precision": (
+        HEAD + '[search]\nkernel = [3, 5]\n' + TRIALS + '[training]\nprecision = "fp8"\n',
+        ["training.precision: ", "'mixed_float16'", "'fp8'"],
+    ),
+    "early stopping with GridSearchCV": (
+        'study = "s"\nvariant = "grid50k"\nengine = "grid"\n[search]\nkernel = [3, 5]\n'
+        '[training]\nearly_stopping_patience = 2\n',
+        ["training.early_stopping_patience: ", "without a validation split"],
+    ),
 }
 
 

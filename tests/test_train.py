@@ -74,3 +74,47 @@ def test_five_class_models_train_on_five_classes(data_dir):
     result = train(config, data_dir=data_dir, verbose=False)
     assert set(np.unique(result.dataset.y_test)) == set(range(5))
     assert result.metrics["test"]["accuracy"] > 0.3
+
+
+@pytest.fixture(scope="module")
+def tiny_data(data_dir):
+    from search.data import load_dataset
+
+    return load_dataset(DataOptions(subset=600, test_subset=300), data_dir=data_dir)
+
+
+def test_test_scores_from_predictions_equal_keras_evaluate(tiny_data):
+    from search.training.trainer import test_scores
+    from search.zoo import build_model
+
+    model = build_model("cnn", {"blocks": 1, "dense_units": 16})
+    model.fit(tiny_data.x_train, tiny_data.y_train, epochs=1, batch_size=64, verbose=0)
+    loss, accuracy = model.evaluate(tiny_data.x_test, tiny_data.y_test, batch_size=512, verbose=0)
+    ours = test_scores(tiny_data.y_test, model.predict(tiny_data.x_test, batch_size=512, verbose=0))
+    assert ours == pytest.approx((loss, accuracy), rel=1e-5)
+
+
+def test_early_stopping_ends_a_run_that_stopped_improving(tiny_data):
+    from search.training import FitOptions
+
+    stuck = {"blocks": 1, "dense_units": 16, "optimizer": "sgd", "learning_rate": 1e-6}
+    run = train(TrainConfig("cnn", stuck, epochs=8, batch_size=128, fit=FitOptions(early_stopping_patience=1)),
+                dataset=tiny_data, verbose=False)
+    assert run.metrics["epochs_run"] < 8 and run.metrics["fit_options"]["early_stopping_patience"] == 1
+
+
+def test_speed_settings_train_the_same_model(tiny_data):
+    import keras
+
+    from search.training import FitOptions
+
+    config = TrainConfig("cnn", {"blocks": 1, "dense_units": 16}, epochs=2, batch_size=128)
+    plain = train(config, dataset=tiny_data, verbose=False)
+    batched = train(TrainConfig(**{**config.__dict__, "fit": FitOptions(steps_per_execution=4)}), dataset=tiny_data,
+                    verbose=False)
+    assert batched.metrics["val"]["accuracy"] == pytest.approx(plain.metrics["val"]["accuracy"], abs=0.02)
+    bf16 = train(TrainConfig(**{**config.__dict__, "fit": FitOptions(precision="mixed_bfloat16")}),
+                 dataset=tiny_data, verbose=False)
+    assert bf16.model.layers[0].dtype_policy.name == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32", "the global policy is restored"
+    assert bf16.metrics["fit_options"]["precision"] == "mixed_bfloat16" and bf16.metrics["test"]["accuracy"] > 0.3

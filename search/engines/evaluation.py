@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from ..data import Dataset
-from ..training import TrainConfig, release_memory, train
+from ..training import FitOptions, TrainConfig, release_memory, train
 
 
 def fold_datasets(dataset: Dataset, folds: int, seed: int) -> Iterator[Dataset]:
@@ -41,6 +41,7 @@ def evaluate_configuration(
     repeats: int = 1,
     first_run_callbacks: Sequence[keras.callbacks.Callback] = (),
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    fit: FitOptions | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, float]]]:
     """Train every (repeat, fold) run; return their metrics and the first run's history.
 
@@ -53,7 +54,8 @@ def evaluate_configuration(
     splits = [dataset] if method == "holdout" else list(fold_datasets(dataset, folds, seed))
     for repeat in range(repeats):
         for data in splits:
-            config = TrainConfig(variant, hparams, epochs=epochs, batch_size=batch_size, seed=seed + repeat)
+            config = TrainConfig(variant, hparams, epochs=epochs, batch_size=batch_size, seed=seed + repeat,
+                                 fit=fit or FitOptions())
             watchers = [*callbacks, *(first_run_callbacks if not runs else ())]
             result = train(config, dataset=data, verbose=False, callbacks=watchers)
             runs.append(result.metrics)

@@ -22,7 +22,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from ..errors import ConfigError
 from ..runtime import seed_everything, visible_gpus
-from ..training import release_memory
+from ..training import FitOptions, release_memory
+from ..training.options import precision
 from ..zoo import build_model
 from . import records
 from .optuna_engine import set_attrs
@@ -51,20 +52,22 @@ class StratifiedKerasClassifier(KerasClassifier):
 
 
 def keras_model(variant: str, hparams: dict[str, Any], meta: Any = None, compile_kwargs: Any = None,
-                params: Any = None, **searched: Any) -> keras.Model:
+                params: Any = None, fit: FitOptions | None = None, **searched: Any) -> keras.Model:
     """scikeras build function: the zoo model with the grid point's values applied.
 
     scikeras hands a ``**kwargs`` build function its own ``meta``,
     ``compile_kwargs`` and ``params`` too; they are named here to keep them
     out of the hyperparameters.
     """
-    return build_model(variant, {**hparams, **searched})
+    fit = fit or FitOptions()
+    with precision(fit.precision):
+        return build_model(variant, {**hparams, **searched}, compile_options=fit.compile_kwargs())
 
 
 def make_classifier(variant: str, hparams: dict[str, Any], epochs: int, batch_size: int,
-                    seed: int) -> StratifiedKerasClassifier:
+                    seed: int, fit: FitOptions | None = None) -> StratifiedKerasClassifier:
     return StratifiedKerasClassifier(
-        model=keras_model, model__variant=variant, model__hparams=hparams,
+        model=keras_model, model__variant=variant, model__hparams=hparams, model__fit=fit or FitOptions(),
         epochs=epochs, batch_size=batch_size, random_state=seed, verbose=0, callbacks=[DivergenceGuard()],
     )
 
@@ -112,7 +115,7 @@ def _evaluate_point(space: Space, point: dict[str, Any], dataset: Dataset, count
         return _skipped(base, records.STATUS_OVER_BUDGET, params, f"{params:,} > {space.max_params:,}")
     searched = {k: hparams[k] for k in point if k in hparams}
     fixed = {k: v for k, v in hparams.items() if k not in searched}
-    estimator = make_classifier(variant, fixed, epochs, batch_size, space.seed).set_params(
+    estimator = make_classifier(variant, fixed, epochs, batch_size, space.seed, space.fit_options()).set_params(
         **{f"model__{k}": v for k, v in searched.items()})
     try:
         result = _cross_validate(space, estimator, param_grid(searched, epochs, batch_size), dataset)

@@ -40,7 +40,7 @@ class Objective:
                 variant, hparams, epochs=epochs, batch_size=batch_size, dataset=self.dataset,
                 seed=self.space.seed, method=validation.method, folds=validation.folds,
                 repeats=validation.repeats, first_run_callbacks=self._pruning(trial),
-                callbacks=(DivergenceGuard(),),
+                callbacks=(DivergenceGuard(),), fit=self.space.fit_options(),
             )
         except Diverged as exc:
             set_attrs(trial, {"status": records.STATUS_DIVERGED, "reason": str(exc)})

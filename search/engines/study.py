@@ -72,7 +72,7 @@ def open_study(space: Space, storage: optuna.storages.BaseStorage, sampler_seed:
     if stored is None:
         study.set_user_attr(SPACE_ATTR, record)
         study.set_user_attr("engine", space.engine)
-    elif _comparable(stored) != _comparable(record):
+    elif _comparable(_current(stored)) != _comparable(record):
         raise ConfigError(f"study '{space.study}' already exists in this storage with a different space; "
                           "run it under another name with --study NAME")
     return study
@@ -98,6 +98,16 @@ def target_trials(space: Space) -> int | None:
     if space.is_grid:
         return len(space.grid_points())
     return space.optuna.n_trials
+
+
+def _current(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored space in today's form (settings added since it was stored take their defaults)."""
+    from ..spaces import Space
+
+    try:
+        return Space.from_record(record).to_record()
+    except ConfigError:
+        return record
 
 
 def _comparable(record: dict[str, Any]) -> dict[str, Any]:

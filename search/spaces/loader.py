@@ -26,11 +26,12 @@ from .schema import (
     OptunaSettings,
     Space,
     SpaceError,
+    TrainingSettings,
     ValidationSettings,
 )
 
 _SECTIONS: dict[str, type[BaseModel]] = {"optuna": OptunaSettings, "validation": ValidationSettings,
-                                         "data": DataSettings}
+                                         "data": DataSettings, "training": TrainingSettings}
 _ENTRIES: dict[str, type[BaseModel]] = {"int": IntRange, "float": FloatRange, "categorical": Categorical}
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import optuna
 
     from ..data import DataOptions
+    from ..training import FitOptions
 
 # Names [search] takes besides the variant's hyperparameters; they are training settings.
 TRAINING_KEYS = ("epochs", "batch_size")
@@ -138,6 +139,15 @@ class DataSettings(_Strict):
     test_subset: Annotated[int, Field(strict=True, ge=10)] | None = None  # stratified; for fast runs only
 
 
+class TrainingSettings(_Strict):
+    """``[training]``: speed settings for every run (see :class:`search.training.FitOptions`)."""
+
+    steps_per_execution: PositiveInt = 1
+    jit_compile: StrictBool = False
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
+    early_stopping_patience: PositiveInt | None = None
+
+
 # --- the space -----------------------------------------------------------------------------------
 
 
@@ -158,6 +168,7 @@ class Space(_Strict):
     optuna: OptunaSettings = Field(default_factory=OptunaSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
 
     # -- validation --------------------------------------------------------------------------------
 
@@ -240,6 +251,10 @@ class Space(_Strict):
                                      'for a holdout split use engine = "optuna" with sampler = "grid"')
                 # Not given: GridSearchCV's only method is the default.
                 self.validation = self.validation.model_copy(update={"method": "kfold"})
+            if self.training.early_stopping_patience is not None:
+                raise SpaceError(("training", "early_stopping_patience"), 'engine = "grid" fits each fold '
+                                 "without a validation split to watch, so it cannot stop early; use "
+                                 'engine = "optuna" with sampler = "grid"')
             if self.validation.repeats != 1:
                 raise SpaceError(("validation", "repeats"), 'engine = "grid" scores each point by its '
                                  'k folds with one seed, so repeats must be 1; for repeated seeds use '
@@ -284,6 +299,11 @@ class Space(_Strict):
         return DataOptions(subset=self.data.subset, normalize=self.data.normalize,
                            val_fraction=self.data.val_fraction, seed=self.seed,
                            num_classes=int(self.fixed.get("num_classes", 10)), test_subset=self.data.test_subset)
+
+    def fit_options(self) -> FitOptions:
+        from ..training import FitOptions
+
+        return FitOptions(**self.training.model_dump())
 
     def hparam_keys(self) -> list[str]:
         """The searched names, in order (``variant`` first in a comparison of variants)."""

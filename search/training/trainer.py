@@ -25,6 +25,7 @@ from ..errors import ConfigError
 from ..runtime import device_description, package_versions, seed_everything
 from ..zoo import build_model, get_variant, trainable_params
 from .evaluation import confusion_frame
+from .options import FitOptions, precision
 from .progress import EpochPrinter, EpochTimer
 
 EVAL_BATCH = 2048  # inference holds no gradients, so a large batch is cheap and fast
@@ -41,6 +42,7 @@ class TrainConfig:
     seed: int = 0
     data: DataOptions = field(default_factory=DataOptions)
     full_train: bool = False  # final runs: fit on train + validation, no per-epoch validation
+    fit: FitOptions = field(default_factory=FitOptions)  # speed settings (compile, precision, early stop)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -89,17 +91,20 @@ def train(
     if dataset is None:
         dataset = load_dataset(options, data_dir=data_dir)
     seed_everything(config.seed)
-    model = build_model(config.variant, hparams)
+    with precision(config.fit.precision):
+        model = build_model(config.variant, hparams, compile_options=config.fit.compile_kwargs())
     timer = EpochTimer()
-    fit_callbacks = [timer, *callbacks] + ([EpochPrinter(epochs, timer)] if verbose else [])
     x, y, validation = _fit_data(dataset, config.full_train)
+    fit_callbacks = [timer, *callbacks, *config.fit.callbacks(validating=validation is not None)]
+    fit_callbacks += [EpochPrinter(epochs, timer)] if verbose else []
     start = time.perf_counter()
     fit = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=0,
-                    callbacks=fit_callbacks)
+                    callbacks=fit_callbacks, validation_batch_size=EVAL_BATCH)
     train_time = time.perf_counter() - start
     history = _history_frame(fit.history, timer.times)
-    test_loss, test_acc = model.evaluate(dataset.x_test, dataset.y_test, batch_size=EVAL_BATCH, verbose=0)
-    probabilities = model.predict(dataset.x_test, batch_size=EVAL_BATCH, verbose=0)
+    # float32 whatever the precision policy: numpy has no bfloat16 arithmetic
+    probabilities = np.asarray(model.predict(dataset.x_test, batch_size=EVAL_BATCH, verbose=0), dtype=np.float32)
+    test_loss, test_acc = test_scores(dataset.y_test, probabilities)
     y_pred = np.argmax(probabilities, axis=1)
     metrics = {
         "variant": config.variant,
@@ -110,6 +115,7 @@ def train(
         "batch_size": batch_size,
         "seed": config.seed,
         "full_train": config.full_train,
+        "fit_options": config.fit.record(),
         "data": _data_record(dataset, config.full_train),
         **_split_metrics(history, float(test_loss), float(test_acc)),
         "test_confusion_matrix": confusion_frame(dataset.y_test, y_pred, dataset.class_names).to_numpy().tolist(),
@@ -120,6 +126,20 @@ def train(
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     return TrainResult(model, history, metrics, y_pred, dataset)
+
+
+def test_scores(y_true: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
+    """Test loss and accuracy from the predicted probabilities.
+
+    This is what ``model.evaluate`` computes (the compiled sparse
+    cross-entropy, averaged over images), without a second pass over the test
+    set and a second traced function: ``predict`` is needed anyway for the
+    confusion matrix, and skipping ``evaluate`` saves about a sixth of a small
+    trial's time on CPU.
+    """
+    loss = keras.losses.sparse_categorical_crossentropy(y_true, probabilities)
+    accuracy = np.mean(np.argmax(probabilities, axis=1) == y_true)
+    return float(keras.ops.convert_to_numpy(keras.ops.mean(loss))), float(accuracy)
 
 
 def release_memory() -> None:

@@ -73,12 +73,14 @@ def make_optimizer(name: str, learning_rate: float | None = None) -> keras.optim
     return cls() if learning_rate is None else cls(learning_rate=learning_rate)
 
 
-def compile_classifier(model: keras.Model, optimizer: str, learning_rate: float | None) -> keras.Model:
+def compile_classifier(model: keras.Model, optimizer: str, learning_rate: float | None,
+                       **options: Any) -> keras.Model:
     """Compile with integer labels: sparse CE equals the seeds' one-hot CE."""
     model.compile(
         optimizer=make_optimizer(optimizer, learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        **options,
     )
     return model
 

@@ -78,13 +78,18 @@ def list_variants() -> list[Variant]:
     return list(_REGISTRY.values())
 
 
-def build_model(name: str, hparams: Mapping[str, Any] | None = None, *, compile: bool = True) -> keras.Model:
-    """Build (and by default compile) variant ``name`` with validated hyperparameters."""
+def build_model(name: str, hparams: Mapping[str, Any] | None = None, *, compile: bool = True,
+                compile_options: Mapping[str, Any] | None = None) -> keras.Model:
+    """Build (and by default compile) variant ``name`` with validated hyperparameters.
+
+    ``compile_options`` go to ``model.compile`` (``steps_per_execution``,
+    ``jit_compile``): they change how fast it trains, not what it learns.
+    """
     variant = get_variant(name)
     values = variant.resolve(hparams)
     model = variant.build(values)
     if compile:
-        compile_classifier(model, values["optimizer"], values["learning_rate"])
+        compile_classifier(model, values["optimizer"], values["learning_rate"], **(compile_options or {}))
     return model
 
 

@@ -1,0 +1,63 @@
+"""How a run executes, as opposed to what it learns: the speed settings a space can turn on.
+
+All are off by default because on this project's reference machine (a 2-core
+CPU) none of the compiler-side ones paid off (see the README's performance
+section); on GPUs they usually do, and early stopping saves epochs anywhere at
+the cost of possibly stopping a slow starter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import keras
+
+from ..errors import ConfigError
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Compiler and loop settings for ``fit``; recorded with every run's metrics."""
+
+    steps_per_execution: int = 1  # batches per compiled call: fewer host round trips on accelerators
+    jit_compile: bool = False  # XLA: faster steps after a compile that costs seconds per new model
+    precision: str = "float32"  # mixed_float16 for NVIDIA GPUs, mixed_bfloat16 for TPUs and recent CPUs
+    early_stopping_patience: int | None = None  # stop after this many epochs without a better val accuracy
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.steps_per_execution, int) or self.steps_per_execution < 1:
+            raise ConfigError(f"steps_per_execution must be a positive integer, got {self.steps_per_execution!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        patience = self.early_stopping_patience
+        if patience is not None and (not isinstance(patience, int) or patience < 1):
+            raise ConfigError(f"early_stopping_patience must be a positive integer or none, got {patience!r}")
+
+    def compile_kwargs(self) -> dict[str, Any]:
+        return {"steps_per_execution": self.steps_per_execution, "jit_compile": self.jit_compile}
+
+    def callbacks(self, validating: bool) -> list[keras.callbacks.Callback]:
+        """Early stopping on the validation accuracy (only when there is a validation split)."""
+        if self.early_stopping_patience is None or not validating:
+            return []
+        return [keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=self.early_stopping_patience,
+                                              restore_best_weights=True)]
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextlib.contextmanager
+def precision(policy: str) -> Iterator[None]:
+    """Build models under the dtype ``policy``; layers keep it after the block restores the global one."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
