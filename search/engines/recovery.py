@@ -97,7 +97,8 @@ def _stale(study: optuna.Study) -> tuple[set[int], int | None]:
     if not is_heartbeat_enabled(storage):
         return set(), None
     assert isinstance(storage, BaseHeartbeat)
-    grace = getattr(storage, "grace_period", None)  # RDBStorage
+    backend = getattr(storage, "_backend", storage)  # Optuna wraps an RDBStorage in a caching layer
+    grace = getattr(backend, "grace_period", None)  # RDBStorage
     if grace is None and isinstance(storage, HeartbeatJournalStorage):
         grace = storage.heartbeat.grace
     grace = int(grace if grace is not None else 2 * (storage.get_heartbeat_interval() or 0))
