@@ -8,7 +8,8 @@ from per-epoch wall times inside one ``fit`` call (what a training loop
 pays per image, not ``fit``'s set-up), inference from whole ``predict``
 calls with a large batch. Image counts are sized from a short probe so each
 measurement lasts about ``seconds`` on any device, which keeps ``resnet50``
-affordable on a CPU and the fast models measurable on a GPU.
+affordable on a CPU and the fast models measurable on a GPU. Variants are
+timed in alternating rounds (see :func:`run_throughput`), medians reported.
 
 Nothing here is TensorFlow-specific: only Keras 3 APIs are used, so the
 same code measures the JAX and PyTorch backends.
@@ -28,7 +29,7 @@ import numpy as np
 from .datasets import bench_dataset
 from .records import Context, Recorder, ratio
 from .settings import BenchSettings
-from .timing import epoch_clock, median, timed
+from .timing import epoch_clock, median, rotations, timed
 
 EVAL_BATCH = 1024     # default inference batch: no gradients are kept, so evaluation uses a large one
 MAX_IMAGES = 60000    # at most this many images per measurement (memory bound on fast devices)
@@ -47,7 +48,7 @@ class Throughput:
     eval_batch: int
     eval_images: int
     eval_call_s: list[float]
-    setup_s: float
+    setup_s: float  # build, tracing and probes: everything before the timed rounds
 
     @property
     def train_images_per_s(self) -> float:
@@ -59,10 +60,18 @@ class Throughput:
 
 
 def run_throughput(settings: BenchSettings, context: Context | None = None) -> list[dict[str, Any]]:
-    """Measure every variant in ``settings.variants`` (default: the whole zoo); return the CSV rows."""
+    """Measure every variant in ``settings.variants`` (default: the whole zoo); return the CSV rows.
+
+    All variants are built and traced first; then each round times one
+    training epoch and one ``predict`` call of every variant, the order
+    rotated each round, so the ratios between variants are not skewed by
+    the machine's load drifting while they run one after the other.
+    """
     from ..runtime import import_backend_quietly
 
     import_backend_quietly()
+    import keras
+
     from ..zoo import get_variant, list_variants
 
     names = list(settings.variants or [v.name for v in list_variants()])
@@ -70,53 +79,77 @@ def run_throughput(settings: BenchSettings, context: Context | None = None) -> l
         get_variant(name)  # an unknown name fails before anything is timed
     context = context or Context.capture(settings.command)
     dataset = bench_dataset(settings)
-    results = [measure_variant(name, dataset.x_train, dataset.y_train, batch_size=settings.batch_size,
-                               eval_batch=settings.eval_batch, seconds=settings.seconds, repeats=settings.repeats,
-                               seed=settings.seed)
+    keras.backend.clear_session()
+    gc.collect()
+    benches = [VariantBench(name, dataset.x_train, dataset.y_train, batch_size=settings.batch_size,
+                            eval_batch=settings.eval_batch, seconds=settings.seconds, seed=settings.seed)
                for name in names]
-    return _rows(settings, context, results)
+    for _, order in rotations(benches, settings.repeats):
+        for bench in order:
+            bench.time_train()
+            bench.time_eval()
+    rows = _rows(settings, context, [b.result for b in benches])
+    del benches
+    keras.backend.clear_session()
+    gc.collect()
+    return rows
 
 
 def measure_variant(name: str, x: np.ndarray, y: np.ndarray, *, batch_size: int | None = None,
                     eval_batch: int = EVAL_BATCH, seconds: float = 3.0, repeats: int = 3,
                     seed: int = 0) -> Throughput:
-    """Train and inference speed of variant ``name`` (its default hyperparameters) on images ``x``.
+    """Train and inference speed of one variant (its default hyperparameters) on images ``x``."""
+    bench = VariantBench(name, x, y, batch_size=batch_size, eval_batch=eval_batch, seconds=seconds, seed=seed)
+    for _ in range(repeats):
+        bench.time_train()
+        bench.time_eval()
+    return bench.result
+
+
+class VariantBench:
+    """One variant built, traced and sized, ready for timed rounds.
 
     ``x`` is reused cyclically when a measurement needs more images than it
-    holds: speed does not depend on which images, only on how many.
+    holds: speed does not depend on which images, only on how many. Image
+    counts are whole batches, so no call meets a new batch shape (which
+    would trace again).
     """
-    import keras
 
-    from ..zoo import build_model, get_variant, trainable_params
+    def __init__(self, name: str, x: np.ndarray, y: np.ndarray, *, batch_size: int | None = None,
+                 eval_batch: int = EVAL_BATCH, seconds: float = 3.0, seed: int = 0) -> None:
+        import keras
 
-    variant = get_variant(name)
-    hparams = variant.resolve({})
-    bs = batch_size or variant.batch_size
-    keras.backend.clear_session()
-    gc.collect()
-    keras.utils.set_random_seed(seed)
-    start = time.perf_counter()
-    model = build_model(name, hparams)
-    params = trainable_params(model)
+        from ..zoo import build_model, get_variant, trainable_params
 
-    # Training: trace on one batch, probe the speed on another, then one fit of `repeats` timed epochs.
-    model.fit(*_cycle(x, y, bs), epochs=1, batch_size=bs, shuffle=False, verbose=0)
-    clock = epoch_clock()
-    model.fit(*_cycle(x, y, bs), epochs=1, batch_size=bs, shuffle=False, verbose=0, callbacks=[clock])
-    n_train = _size(bs, clock.times[0], seconds, bs)
-    clock = epoch_clock()
-    model.fit(*_cycle(x, y, n_train), epochs=repeats, batch_size=bs, shuffle=False, verbose=0, callbacks=[clock])
-    train_times = clock.times
+        variant = get_variant(name)
+        bs = batch_size or variant.batch_size
+        keras.utils.set_random_seed(seed)
+        start = time.perf_counter()
+        self.model = model = build_model(name, variant.resolve({}))
+        # Training: trace on one batch, probe the speed on another, size the timed epochs from it.
+        model.fit(*_cycle(x, y, bs), epochs=1, batch_size=bs, shuffle=False, verbose=0)
+        clock = epoch_clock()
+        model.fit(*_cycle(x, y, bs), epochs=1, batch_size=bs, shuffle=False, verbose=0, callbacks=[clock])
+        self.x_train, self.y_train = _cycle(x, y, _size(bs, clock.times[0], seconds, bs))
+        # Inference: trace on one large batch, probe on another, size the timed calls from it.
+        xe, _ = _cycle(x, y, eval_batch)
+        model.predict(xe, batch_size=eval_batch, verbose=0)
+        probe_s, _ = timed(lambda: model.predict(xe, batch_size=eval_batch, verbose=0))
+        self.x_eval, _ = _cycle(x, y, _size(eval_batch, probe_s, seconds, eval_batch))
+        self.result = Throughput(name, trainable_params(model), bs, len(self.y_train), [], eval_batch,
+                                 len(self.x_eval), [], time.perf_counter() - start)
 
-    # Inference: trace on one large batch, probe on another, then `repeats` timed predict calls.
-    xe, _ = _cycle(x, y, eval_batch)
-    model.predict(xe, batch_size=eval_batch, verbose=0)
-    probe_s, _ = timed(lambda: model.predict(xe, batch_size=eval_batch, verbose=0))
-    n_eval = _size(eval_batch, probe_s, seconds, eval_batch)
-    xe, _ = _cycle(x, y, n_eval)
-    eval_times = [timed(lambda: model.predict(xe, batch_size=eval_batch, verbose=0))[0] for _ in range(repeats)]
-    setup_s = time.perf_counter() - start - sum(train_times) - sum(eval_times)
-    return Throughput(name, params, bs, n_train, train_times, eval_batch, n_eval, eval_times, setup_s)
+    def time_train(self) -> None:
+        """One timed training epoch over the sized images (``fit``'s set-up excluded)."""
+        clock = epoch_clock()
+        self.model.fit(self.x_train, self.y_train, epochs=1, batch_size=self.result.batch_size, shuffle=False,
+                       verbose=0, callbacks=[clock])
+        self.result.train_epoch_s.append(clock.times[0])
+
+    def time_eval(self) -> None:
+        """One timed ``predict`` call over the sized images."""
+        seconds, _ = timed(lambda: self.model.predict(self.x_eval, batch_size=self.result.eval_batch, verbose=0))
+        self.result.eval_call_s.append(seconds)
 
 
 def _size(probe_images: int, probe_s: float, seconds: float, multiple: int) -> int:
@@ -142,14 +175,15 @@ def _rows(settings: BenchSettings, context: Context, results: Sequence[Throughpu
                 ratio=ratio(r.train_images_per_s, base.train_images_per_s) if base else None,
                 baseline=BASELINE if base else None,
                 detail={"stat": "images / median epoch time", "images": r.train_images, "epoch_s": r.train_epoch_s,
-                        "excluded": "first fit (tracing) and a probe fit"})
+                        "excluded": "first fit (tracing) and a probe fit", "rounds": "alternating"})
         rec.add("eval_images_per_s", r.eval_images_per_s, "images/s", **common,
                 ratio=ratio(r.eval_images_per_s, base.eval_images_per_s) if base else None,
                 baseline=BASELINE if base else None,
                 detail={"stat": "images / median predict time", "images": r.eval_images, "eval_batch": r.eval_batch,
-                        "predict_s": r.eval_call_s, "excluded": "first predict (tracing) and a probe predict"})
+                        "predict_s": r.eval_call_s, "excluded": "first predict (tracing) and a probe predict",
+                        "rounds": "alternating"})
         rec.add("params", r.params, "count", **common, ratio=ratio(r.params, base.params) if base else None,
                 baseline=BASELINE if base else None, detail={"what": "trainable parameters"})
         rec.add("setup_time", r.setup_s, "s", **common,
-                detail={"what": "build, compile, tracing and probes: everything but the timed epochs and calls"})
+                detail={"what": "build, compile, tracing and probes: everything before the timed rounds"})
     return rec.rows
