@@ -18,16 +18,18 @@ run would; that run's epochs are reported but not charged to the search.
 
 from __future__ import annotations
 
+import gc
 import io
 import math
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from .records import Context, Recorder, ratio
 from .settings import BenchSettings, default_space
+from .timing import PhaseProfiler, keras_targets
 
 OPTUNA_SPACE = "budget50k.toml"
 GRID_SPACE = "seed001-grid.toml"
@@ -55,6 +57,9 @@ class SearchOutcome:
     max_params: int | None
     fit_s_complete: float = 0.0
     trial_s: list[tuple[int, str, float]] | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+    gc_objects_at_start: int | None = None
 
 
 def run_efficiency(settings: BenchSettings, context: Context | None = None,
@@ -67,8 +72,11 @@ def run_efficiency(settings: BenchSettings, context: Context | None = None,
     optuna_path = settings.optuna_space or default_space(OPTUNA_SPACE)
     grid_path = settings.grid_space or default_space(GRID_SPACE)
     with tempfile.TemporaryDirectory(prefix="cnn-search-bench-") as tmp:
-        grid = run_one(grid_path, settings, Path(tmp), stream)
+        # Optuna first: every fitted model leaves ~30k objects that outlive clear_session (TensorFlow's traced
+        # graphs), so each full gc.collect gets slower as a process ages. The grid fits 3-4x more models; run
+        # second, it inherits far less than Optuna would from it. gc_objects_at_start records what each met.
         best = run_one(optuna_path, settings, Path(tmp), stream)
+        grid = run_one(grid_path, settings, Path(tmp), stream)
     return _rows(settings, context, [grid, best])
 
 
@@ -81,11 +89,18 @@ def run_one(path: Path, settings: BenchSettings, results_dir: Path,
                          epochs=settings.epochs, test_subset=settings.test_subset, data_dir=settings.data_dir,
                          results_dir=results_dir)
     space = resolve_space(path, options)
+    profiler = PhaseProfiler()
+    gc.collect()
+    objects = len(gc.get_objects())
     start = time.perf_counter()
     started = time.time()
-    study = run_search(space, options, stream=stream if stream is not None else io.StringIO())
+    with profiler.patched(keras_targets()):
+        study = run_search(space, options, stream=stream if stream is not None else io.StringIO())
     wall = time.perf_counter() - start
-    return _outcome(study, space, Path(path).name, wall, started, settings)
+    outcome = _outcome(study, space, Path(path).name, wall, started, settings)
+    outcome.phases, outcome.calls = profiler.snapshot()
+    outcome.gc_objects_at_start = objects
+    return outcome
 
 
 def trial_epochs(attrs: dict[str, Any]) -> int:
@@ -187,7 +202,7 @@ def _rows(settings: BenchSettings, context: Context, outcomes: list[SearchOutcom
             meaning="cumulative epochs up to and including the first trial that reached the best "
                     "validation accuracy", best_trial=o.best_trial)
         add("wall_time", o.wall_s, "s", grid and grid.wall_s, meaning="run_search wall time (one run each)",
-            fit_s_complete_trials=o.fit_s_complete, trial_s=o.trial_s,
+            fit_s_complete_trials=o.fit_s_complete, trial_s=o.trial_s, gc_objects_at_start=o.gc_objects_at_start,
             fit_note="training_time_s x n of completed trials (the records' fit time); the rest of the wall "
                      "time is per-trial fixed cost: tracing, budget builds, test evaluation, memory release, "
                      "pruned and over-budget trials")
@@ -199,5 +214,12 @@ def _rows(settings: BenchSettings, context: Context, outcomes: list[SearchOutcom
             meaning="test accuracy of the configuration chosen on validation accuracy", test_from=o.test_from,
             final_run_epochs=o.final_run_epochs, params=o.best_params)
         add("best_params", o.best_params, "count", grid and grid.best_params)
+        for phase, seconds in [*sorted(o.phases.items()), ("other", o.wall_s - sum(o.phases.values()))]:
+            rec.add(f"phase_{phase}", seconds, "s", variant=o.variant, engine=o.engine, ratio=ratio(seconds, o.wall_s),
+                    baseline=f"{o.engine} wall_time",
+                    detail={"space": o.space, "calls": o.calls.get(phase),
+                            "meaning": "time inside this entry point over the whole search (outermost call "
+                                       "counted); other: everything else (model construction, Optuna, "
+                                       "scikeras/GridSearchCV glue, storage)"})
     return rec.rows
 
