@@ -66,6 +66,14 @@ def test_trial_epochs_follow_the_record_fields():
     assert trial_epochs({"status": "over_budget", "params": 10**6}) == 0
 
 
+def test_all_passes_every_option_but_the_benchmark_to_its_children():
+    from search.bench.cli import _without_benchmark
+
+    assert _without_benchmark(["all", "--small"]) == ["--small"]
+    assert _without_benchmark(["--small", "--out", "all", "all", "--seed", "3"]) == ["--small", "--out", "all",
+                                                                                      "--seed", "3"]
+
+
 def test_append_rows_keeps_earlier_rows_and_one_header(tmp_path):
     ctx = Context(command="c", device="d", backend="b", versions="{}", created_at="t")
     path = tmp_path / "x.csv"
@@ -88,6 +96,8 @@ def test_append_rows_keeps_earlier_rows_and_one_header(tmp_path):
     (["overhead", "--variant", "resnet5O"], "unknown variant 'resnet5O'"),
     (["throughput", "--variants", "cnn,nope"], "unknown variant 'nope'"),
     (["efficiency", "--grid-space", "/nonexistent.toml"], "no such space file"),
+    (["all", "--small", "--variant", "nope"], "unknown variant 'nope'"),  # once, before any child starts
+    (["all", "--sma"], "unrecognized arguments: --sma"),  # no abbreviations: `all` rebuilds children's argv
 ])
 def test_bad_input_is_one_line_and_status_2(args, message, capsys, data_dir, tmp_path):
     extra = [] if "--data-dir" in args else ["--data-dir", str(data_dir)]

@@ -1,16 +1,24 @@
 """``python -m search.bench BENCHMARK [options]``: a thin command line over the benchmark functions.
 
 It parses options into a :class:`~search.bench.settings.BenchSettings`,
-checks the data before anything is timed, runs the chosen benchmarks, and
-appends each one's rows to ``OUT/<benchmark>.csv`` as soon as it finishes
-(so an interrupted ``all`` keeps what it measured). A user error is one
-line, ``cnn-search bench: error: ...``, and exit status 2.
+checks the data before anything is timed, runs the chosen benchmark, and
+appends its rows to ``OUT/<benchmark>.csv``. A user error is one line,
+``cnn-search bench: error: ...``, and exit status 2.
+
+``all`` runs each benchmark in a fresh interpreter, one after the other:
+every model Keras fits on TensorFlow leaves objects that outlive
+``clear_session``, and a full ``gc.collect`` (which the engines call several
+times per trial) gets slower with each, so in one long process a benchmark's
+figures would depend on which others ran before it. Each child appends its
+rows as soon as it finishes, so an interrupted ``all`` keeps what it measured;
+every row records the command the user typed.
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -82,9 +90,11 @@ def _preset(key: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Benchmarks of cnn-search: engine overhead, per-variant throughput, "
-                "search efficiency (Optuna vs grid) and start-up time. Rows are appended to OUT/BENCHMARK.csv.")
-    p.add_argument("benchmark", choices=(*ORDER, "all"), help="which benchmark ('all': each in turn)")
+    p = _Parser(prog=PROG, allow_abbrev=False,
+                description="Benchmarks of cnn-search: engine overhead, per-variant throughput, search efficiency "
+                            "(Optuna vs grid) and start-up time. Rows are appended to OUT/BENCHMARK.csv.")
+    p.add_argument("benchmark", choices=(*ORDER, "all"),
+                   help="which benchmark ('all': each in turn, each in a fresh interpreter)")
     p.add_argument("--small", action="store_true",
                    help="the preset under which `all` takes under 10 minutes on 2 CPU cores: "
                         + ", ".join(f"{k}={v}" for k, v in SMALL.items()) + " (options given explicitly win)")
@@ -109,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optuna-space", type=Path, help="efficiency: Optuna space file (default spaces/budget50k.toml)")
     p.add_argument("--grid-space", type=Path, help="efficiency: grid space file (default spaces/seed001-grid.toml)")
     p.add_argument("--verbose", action="store_true", help="efficiency: show each search's per-trial progress")
+    p.add_argument("--recorded-command", help=argparse.SUPPRESS)  # `all` passes the user's command to its children
     return p
 
 
@@ -165,12 +176,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    command = shlex.join(["python", "-m", "search.bench", *argv])
+    command = args.recorded_command or shlex.join(["python", "-m", "search.bench", *argv])
     start = time.perf_counter()
     try:
         settings = settings_from_args(args, command)
-        names = ORDER if args.benchmark == "all" else (args.benchmark,)
-        run(names, settings, verbose=args.verbose)
+        if args.benchmark == "all":
+            status = run_all(argv, settings)
+            if status:
+                return status
+        else:
+            run([args.benchmark], settings, verbose=args.verbose)
     except CnnSearchError as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -179,6 +194,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     print(f"\ntotal {time.perf_counter() - start:.0f} s: {command}")
     return 0
+
+
+def run_all(argv: Sequence[str], settings: BenchSettings) -> int:
+    """Each benchmark in its own fresh interpreter (see the module docstring); the first failure's status."""
+    from .datasets import check_data
+
+    check_data(settings)
+    _check_inputs(ORDER, settings)  # one error before anything runs, not one per child
+    rest = _without_benchmark(argv)
+    for name in ORDER:
+        child = [sys.executable, "-m", "search.bench", name, *rest, "--recorded-command", settings.command]
+        status = subprocess.run(child, check=False).returncode
+        if status:
+            return status
+    return 0
+
+
+_FLAGS = ("--small", "--verbose")
+
+
+def _without_benchmark(argv: Sequence[str]) -> list[str]:
+    """``argv`` without the positional ``all`` (an option's value that happens to be "all" stays)."""
+    for i, token in enumerate(argv):
+        previous = argv[i - 1] if i else ""
+        takes_value = previous.startswith("--") and previous not in _FLAGS and "=" not in previous
+        if token == "all" and not takes_value:
+            return [*argv[:i], *argv[i + 1:]]
+    return list(argv)
 
 
 def _one_line(exc: Any) -> str:
