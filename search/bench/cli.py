@@ -192,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted (benchmarks that finished are saved)", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(f"\ntotal {time.perf_counter() - start:.0f} s: {command}")
+    if not args.recorded_command:  # a child of `all` leaves the total to its parent
+        print(f"\ntotal {time.perf_counter() - start:.0f} s: {command}")
     return 0
 
 
