@@ -133,6 +133,8 @@ def test_overhead_writes_engine_and_bare_timings(tmp_path, capsys, data_dir):
     assert by_engine["optuna"]["baseline"] == "bare" and by_engine["grid"]["baseline"] == "bare-kfold"
     assert float(by_engine["optuna"]["ratio"]) == pytest.approx(wall["optuna"] / wall["bare"])
     assert float(by_engine["grid"]["ratio"]) == pytest.approx(wall["grid"] / wall["bare-kfold"])
+    outside = next(r for r in rows if r["engine"] == "optuna" and r["metric"] == "overhead_outside_fit")
+    assert float(outside["value"]) > 0, "a trial always does more than bare Keras outside fit (predict, gc)"
     fit = {engine: v for (_, engine), v in figures(rows, "phase_fit").items()}
     assert all(0 < fit[e] < wall[e] for e in wall), (fit, wall)
     # a k-fold point fits k models: the engine's record and the bare loop must agree on that

@@ -49,10 +49,11 @@ DEFAULTS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class BenchSettings:
-    """Sizes and inputs shared by all benchmarks; ``None`` sizes mean "use :data:`DEFAULTS`".
+    """Sizes and inputs shared by all benchmarks (defaults: :data:`DEFAULTS`).
 
-    ``subset`` is the number of training images (stratified, before the
-    validation split; 60000 is all of them), ``test_subset`` the number of test
+    :meth:`from_options` fills the options not given from a preset. ``subset``
+    is the number of training images (stratified, before the validation
+    split; ``None`` or 60000: all of them), ``test_subset`` the number of test
     images (``None``: all 10,000). ``batch_size`` ``None`` keeps each variant's
     own batch size. ``command`` is recorded verbatim in every CSV row.
     """
