@@ -175,3 +175,20 @@ def _gpu_bytes_in_use() -> int | None:
     except Exception:  # memory statistics are informative; never fail a trial over them
         return None
     return None
+
+
+def freeze_long_lived_objects() -> None:
+    """Exclude everything alive now from future garbage collections.
+
+    The imports of TensorFlow, Keras, Optuna, scikit-learn and pandas leave
+    some 400,000 objects that live as long as the process, and every full
+    collection (one per trial, after ``clear_session``) walked them all: 0.2 s
+    or more a trial. Frozen, a collection walks only what the trial created.
+    Call it once a long-running command has imported what it needs; objects
+    frozen are still freed when their reference count drops, only cycles
+    among them are never collected.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()

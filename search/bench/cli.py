@@ -172,11 +172,11 @@ def _check_inputs(names: Sequence[str], settings: BenchSettings) -> None:
                 raise ConfigError(f"{path}: no such space file")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status."""
+def main(argv: Sequence[str] | None = None, invoked_as: Sequence[str] = ("python", "-m", "search.bench")) -> int:
+    """Entry point; returns the exit status. ``invoked_as`` is how the recorded command begins."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    command = args.recorded_command or shlex.join(["python", "-m", "search.bench", *argv])
+    command = args.recorded_command or shlex.join([*invoked_as, *argv])
     start = time.perf_counter()
     try:
         settings = settings_from_args(args, command)

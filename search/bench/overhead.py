@@ -13,9 +13,12 @@ The engines seed with TensorFlow op determinism on (a process-wide switch);
 a notebook user does not. The ``bare`` baseline therefore runs with it off
 and ``bare-deterministic`` with it on, so its share of the overhead is a
 figure of its own (TensorFlow backend only; other backends have no switch).
-``optuna-gcfreeze`` is the ``optuna`` trial run after ``gc.freeze()``: a
-what-if for the largest overhead found, full garbage collections that walk
-every object the imports created (see :meth:`_Contenders.optuna_gcfreeze`).
+After the warm-up the process freezes its long-lived objects out of garbage
+collection, as ``cnn-search run`` and ``worker`` do
+(:func:`search.runtime.freeze_long_lived_objects`): without it each trial's
+collection walked every object the imports created, which was the largest
+overhead this benchmark found (2.08x bare Keras at --small before, see the
+README).
 
 Phases (``phase_*`` rows, medians) are measured by wrapping public entry
 points for the duration of the runs (:mod:`search.bench.timing`); ``other``
@@ -40,7 +43,7 @@ from .timing import PhaseProfiler, TimedStorage, epoch_clock, keras_targets, med
 EVAL_BATCH = 2048  # the batch the engines' train path evaluates with; the bare run uses the same
 
 #: (engine contender, its bare baseline)
-PAIRS = (("optuna", "bare"), ("optuna-gcfreeze", "bare"), ("bare-deterministic", "bare"), ("grid", "bare-kfold"))
+PAIRS = (("optuna", "bare"), ("bare-deterministic", "bare"), ("grid", "bare-kfold"))
 
 
 @dataclass
@@ -56,7 +59,7 @@ class Run:
 
 def run_overhead(settings: BenchSettings, context: Context | None = None) -> list[dict[str, Any]]:
     """Time bare Keras against one Optuna trial and one GridSearchCV point; return the CSV rows."""
-    from ..runtime import import_backend_quietly
+    from ..runtime import freeze_long_lived_objects, import_backend_quietly
 
     import_backend_quietly()
     import optuna
@@ -72,6 +75,7 @@ def run_overhead(settings: BenchSettings, context: Context | None = None) -> lis
 
     bench = _Contenders(settings, dataset, hparams, batch_size)
     bench.warm_up()
+    freeze_long_lived_objects()  # as the CLI does once its imports are done
     runs: dict[str, list[Run]] = {name: [] for name in bench.names()}
     with tempfile.TemporaryDirectory(prefix="cnn-search-bench-") as tmp, bench.profiler.patched(keras_targets()):
         bench.tmp = Path(tmp)
@@ -99,7 +103,7 @@ class _Contenders:
 
     def names(self) -> list[str]:
         """The contenders, in the order of the first round."""
-        names = ["bare", "optuna", "optuna-gcfreeze", "bare-kfold", "grid"]
+        names = ["bare", "optuna", "bare-kfold", "grid"]
         return names[:1] + ["bare-deterministic"] + names[1:] if self.determinism else names
 
     def run(self, name: str, round_: int) -> Run:
@@ -160,23 +164,6 @@ class _Contenders:
         trial = _only_complete_trial(study)
         history = trial.user_attrs.get("history") or []
         return trial.value, [float(h["epoch_time_s"]) for h in history if "epoch_time_s" in h]
-
-    def optuna_gcfreeze(self, round_: int) -> tuple[float | None, list[float]]:
-        """``optuna`` with the objects alive before the trial frozen out of garbage collection.
-
-        A what-if, not a mode of the engine: each full ``gc.collect`` walks
-        every object TensorFlow, Keras, Optuna and pandas created at import
-        (hundreds of thousands), and the engine collects several times per
-        trial. ``gc.freeze()`` once after start-up would make those
-        collections cheap; this contender measures what that would save.
-        """
-        import gc
-
-        gc.freeze()
-        try:
-            return self.optuna(round_)
-        finally:
-            gc.unfreeze()
 
     def bare_kfold(self, round_: int) -> tuple[float | None, list[float]]:
         """k bare fits on GridSearchCV's StratifiedKFold splits, each scored by ``predict`` on its held-out part."""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import CnnSearchError
-from . import models, searching, studies
+from . import bench, models, searching, studies
 from .common import EXIT_INTERRUPTED, EXIT_USAGE
 
 Handler = Callable[[argparse.Namespace], int]
@@ -25,7 +25,7 @@ Handler = Callable[[argparse.Namespace], int]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnn-search", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (models, searching, studies):
+    for group in (models, searching, studies, bench):
         group.register(sub)
     return parser
 
@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [bench.NAME]:
+        return bench.run(argv[1:])
     args = build_parser().parse_args(argv)
     args.argv = argv
     handler: Handler = args.handler

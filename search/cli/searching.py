@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..runtime import import_backend_quietly
+from ..runtime import freeze_long_lived_objects, import_backend_quietly
 from .common import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
@@ -60,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ..engines.queue import queued
     from ..runner import counts, resolve_space, run_search, summary_table
 
+    freeze_long_lived_objects()
     options = _run_options(args, gpus)
     space = resolve_space(args.space, options)
     try:
@@ -123,6 +124,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from ..engines import Heartbeat
     from ..workers.worker import WorkerOptions, run_worker
 
+    freeze_long_lived_objects()
     options = WorkerOptions(study=args.study, storage=args.storage, results_dir=args.results_dir,
                             data_dir=args.data_dir, timeout=args.timeout, heartbeat=Heartbeat(heartbeat))
     try:
