@@ -26,7 +26,7 @@ from ..fileio import write_text
 #: raw per-run values and anything else needed to interpret the figure.
 COLUMNS = (
     "what", "variant", "engine", "metric", "value", "unit", "ratio", "baseline", "device", "backend",
-    "versions", "command", "seed", "subset", "epochs", "batch_size", "repeats", "created_at", "detail",
+    "versions", "code", "command", "seed", "subset", "epochs", "batch_size", "repeats", "created_at", "detail",
 )
 
 
@@ -39,6 +39,7 @@ class Context:
     backend: str
     versions: str
     created_at: str
+    code: str = ""  # the git commit of this checkout (+ "-dirty"), so before/after rows can be told apart
 
     @classmethod
     def capture(cls, command: str) -> Context:
@@ -50,7 +51,7 @@ class Context:
 
         return cls(command=command, device=device_description(), backend=keras.backend.backend(),
                    versions=json.dumps(package_versions(), sort_keys=True),
-                   created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+                   created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), code=code_version())
 
 
 @dataclass
@@ -71,13 +72,28 @@ class Recorder:
         row = {
             "what": self.what, "variant": variant, "engine": engine, "metric": metric, "value": _number(value),
             "unit": unit, "ratio": _number(ratio), "baseline": baseline, "device": c.device, "backend": c.backend,
-            "versions": c.versions, "command": c.command,
+            "versions": c.versions, "code": c.code, "command": c.command,
             **{k: merged.get(k) for k in ("seed", "subset", "epochs", "batch_size", "repeats")},
             "created_at": c.created_at,
             "detail": json.dumps(dict(detail), sort_keys=True, default=_json_default) if detail else None,
         }
         self.rows.append(row)
         return row
+
+
+def code_version() -> str:
+    """``git describe``-like id of the code being measured; empty outside a git checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return commit + ("-dirty" if dirty else "")
 
 
 def ratio(value: float | None, baseline: float | None) -> float | None:
