@@ -233,3 +233,16 @@ def test_efficiency_charges_each_search_for_its_epochs(tmp_path, capsys, data_di
     assert json.loads(grid_test["detail"])["final_run_epochs"] == 2
     optuna_total = next(r for r in rows if r["engine"] == "optuna" and r["metric"] == "total_epochs")
     assert float(optuna_total["ratio"]) == pytest.approx(total["optuna"] / total["grid"])
+
+
+def test_workers_measure_per_trial_and_total_throughput(tmp_path, capsys, data_dir):
+    csvs, _ = run_bench(tmp_path, capsys, "workers", "--workers", "1", "--worker-trials", "2",
+                        "--data-dir", str(data_dir))
+    rows = csvs["workers"]
+    check_common(rows, "workers")
+    per_trial = figures(rows, "per_trial_images_per_s")
+    total = figures(rows, "total_images_per_s")
+    assert set(per_trial) == set(total) == {("cnn", "1 worker on cpu")}
+    assert all(math.isfinite(v) and v > 0 for v in [*per_trial.values(), *total.values()])
+    detail = json.loads(next(r["detail"] for r in rows if r["metric"] == "total_images_per_s"))
+    assert detail["trials"] == 2 and detail["workers"] == 1 and len(detail["per_trial_images_per_s"]) == 2

@@ -31,7 +31,7 @@ from .settings import DEFAULTS, SMALL, BenchSettings
 PROG = "cnn-search bench"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-ORDER = ("overhead", "throughput", "efficiency", "startup")
+ORDER = ("overhead", "throughput", "efficiency", "startup", "workers")
 
 Benchmark = Callable[..., list[dict[str, Any]]]
 
@@ -42,9 +42,10 @@ def benchmarks() -> dict[str, Benchmark]:
     from .overhead import run_overhead
     from .startup import run_startup
     from .throughput import run_throughput
+    from .workers import run_workers
 
     return {"overhead": run_overhead, "throughput": run_throughput, "efficiency": run_efficiency,
-            "startup": run_startup}
+            "startup": run_startup, "workers": run_workers}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,6 +79,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _counts(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() and int(p) >= 1 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, e.g. 1,2,4, got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
 def _names(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if not names:
@@ -92,7 +100,8 @@ def _preset(key: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, allow_abbrev=False,
                 description="Benchmarks of cnn-search: engine overhead, per-variant throughput, search efficiency "
-                            "(Optuna vs grid) and start-up time. Rows are appended to OUT/BENCHMARK.csv.")
+                            "(Optuna vs grid), start-up time and worker scaling. Rows are appended to "
+                            "OUT/BENCHMARK.csv.")
     p.add_argument("benchmark", choices=(*ORDER, "all"),
                    help="which benchmark ('all': each in turn, each in a fresh interpreter)")
     p.add_argument("--small", action="store_true",
@@ -116,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-trials", type=_count(1), help=f"efficiency: Optuna trials ({_preset('n_trials')})")
     p.add_argument("--startup-repeats", type=_count(1),
                    help=f"startup: fresh interpreters per measurement ({_preset('startup_repeats')})")
+    p.add_argument("--workers", type=_counts, help="workers: worker processes per run, comma-separated "
+                   f"(default {','.join(map(str, DEFAULTS['workers']))}, --small "
+                   f"{','.join(map(str, SMALL['workers']))}); with a GPU they share GPU 0")
+    p.add_argument("--worker-trials", type=_count(1), help=f"workers: trials per run ({_preset('worker_trials')})")
     p.add_argument("--optuna-space", type=Path, help="efficiency: Optuna space file (default spaces/budget50k.toml)")
     p.add_argument("--grid-space", type=Path, help="efficiency: grid space file (default spaces/seed001-grid.toml)")
     p.add_argument("--verbose", action="store_true", help="efficiency: show each search's per-trial progress")
@@ -130,6 +143,7 @@ def settings_from_args(args: argparse.Namespace, command: str) -> BenchSettings:
         epochs=args.epochs, batch_size=args.batch_size, repeats=args.repeats, seed=args.seed, out=args.out,
         variant=args.variant, variants=args.variants, folds=args.folds, seconds=args.seconds,
         eval_batch=args.eval_batch, n_trials=args.n_trials, startup_repeats=args.startup_repeats,
+        workers=args.workers, worker_trials=args.worker_trials,
         optuna_space=args.optuna_space, grid_space=args.grid_space, command=command,
     )
 

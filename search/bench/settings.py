@@ -31,6 +31,8 @@ SMALL: dict[str, Any] = {
     "eval_batch": 256,      # throughput: inference batch (1024 costs the slow models 4-5 s a call on 2 cores)
     "n_trials": 10,         # efficiency: finished Optuna trials (over-budget ones count, as in the engine)
     "startup_repeats": 2,   # startup: fresh interpreters per measurement (each costs a TensorFlow import)
+    "workers": (1, 2),      # workers: worker processes sharing the device (2 CPU cores here)
+    "worker_trials": 4,     # workers: trials of the study each worker count runs
 }
 
 #: Without ``--small``: sizes where per-trial constants no longer dominate, still CPU-feasible per benchmark.
@@ -44,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "eval_batch": 1024,
     "n_trials": 30,
     "startup_repeats": 3,
+    "workers": (1, 2, 4),
+    "worker_trials": 8,
 }
 
 
@@ -73,14 +77,20 @@ class BenchSettings:
     eval_batch: int = DEFAULTS["eval_batch"]
     n_trials: int = DEFAULTS["n_trials"]
     startup_repeats: int = DEFAULTS["startup_repeats"]
+    workers: tuple[int, ...] = DEFAULTS["workers"]
+    worker_trials: int = DEFAULTS["worker_trials"]
     optuna_space: Path | None = None
     grid_space: Path | None = None
     small: bool = False
     command: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "repeats", "folds", "n_trials", "startup_repeats", "eval_batch"):
+        for name in ("epochs", "repeats", "folds", "n_trials", "startup_repeats", "eval_batch", "worker_trials"):
             _positive_int(name, getattr(self, name))
+        if not self.workers:
+            raise ConfigError("workers must list at least one worker count")
+        for count in self.workers:
+            _positive_int("workers", count)
         for name in ("batch_size",):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
