@@ -31,7 +31,7 @@ from .settings import DEFAULTS, SMALL, BenchSettings
 PROG = "cnn-search bench"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-ORDER = ("overhead", "throughput", "efficiency", "startup", "workers")
+ORDER = ("overhead", "options", "throughput", "efficiency", "startup", "workers")
 
 Benchmark = Callable[..., list[dict[str, Any]]]
 
@@ -39,13 +39,14 @@ Benchmark = Callable[..., list[dict[str, Any]]]
 def benchmarks() -> dict[str, Benchmark]:
     """Name -> function(settings, context) returning CSV rows (imported lazily: each pulls in Keras)."""
     from .efficiency import run_efficiency
+    from .options import run_options
     from .overhead import run_overhead
     from .startup import run_startup
     from .throughput import run_throughput
     from .workers import run_workers
 
-    return {"overhead": run_overhead, "throughput": run_throughput, "efficiency": run_efficiency,
-            "startup": run_startup, "workers": run_workers}
+    return {"overhead": run_overhead, "options": run_options, "throughput": run_throughput,
+            "efficiency": run_efficiency, "startup": run_startup, "workers": run_workers}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,9 +100,9 @@ def _preset(key: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, allow_abbrev=False,
-                description="Benchmarks of cnn-search: engine overhead, per-variant throughput, search efficiency "
-                            "(Optuna vs grid), start-up time and worker scaling. Rows are appended to "
-                            "OUT/BENCHMARK.csv.")
+                description="Benchmarks of cnn-search: engine overhead, [training] speed options, per-variant "
+                            "throughput, search efficiency (Optuna vs grid), start-up time and worker scaling. "
+                            "Rows are appended to OUT/BENCHMARK.csv.")
     p.add_argument("benchmark", choices=(*ORDER, "all"),
                    help="which benchmark ('all': each in turn, each in a fresh interpreter)")
     p.add_argument("--small", action="store_true",
@@ -117,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=_count(1), help=f"timed runs per figure, median reported ({_preset('repeats')})")
     p.add_argument("--seed", type=_count(0), default=0, help="seed of data split, weights and samplers (default 0)")
     p.add_argument("--out", type=Path, default=Path("results/bench"), help="CSV directory (default results/bench)")
-    p.add_argument("--variant", default="cnn", help="overhead: the zoo variant timed (default cnn)")
+    p.add_argument("--variant", default="cnn", help="overhead, options: the zoo variant timed (default cnn)")
     p.add_argument("--variants", type=_names, help="throughput: comma-separated variants (default: the whole zoo)")
     p.add_argument("--folds", type=_count(2), help=f"overhead: k of the GridSearchCV point ({_preset('folds')})")
     p.add_argument("--seconds", type=_seconds, help=f"throughput: length of one measurement ({_preset('seconds')})")
@@ -176,7 +177,7 @@ def _check_inputs(names: Sequence[str], settings: BenchSettings) -> None:
     import_backend_quietly()
     from ..zoo import get_variant
 
-    if "overhead" in names:
+    if "overhead" in names or "options" in names:
         get_variant(settings.variant)
     for name in settings.variants or ():
         get_variant(name)
