@@ -246,3 +246,15 @@ def test_workers_measure_per_trial_and_total_throughput(tmp_path, capsys, data_d
     assert all(math.isfinite(v) and v > 0 for v in [*per_trial.values(), *total.values()])
     detail = json.loads(next(r["detail"] for r in rows if r["metric"] == "total_images_per_s"))
     assert detail["trials"] == 2 and detail["workers"] == 1 and len(detail["per_trial_images_per_s"]) == 2
+
+
+def test_options_time_each_training_setting_against_the_default(tmp_path, capsys, data_dir):
+    csvs, _ = run_bench(tmp_path, capsys, "options", "--data-dir", str(data_dir))
+    rows = csvs["options"]
+    check_common(rows, "options")
+    times = figures(rows, "wall_time")
+    assert {engine for _, engine in times} >= {"default", "steps_per_execution=8", "jit_compile", "mixed_bfloat16"}
+    assert all(math.isfinite(v) and v > 0 for v in times.values())
+    spe = next(r for r in rows if r["engine"] == "steps_per_execution=8" and r["metric"] == "wall_time")
+    assert spe["baseline"] == "default" and float(spe["ratio"]) == pytest.approx(
+        float(spe["value"]) / times[("cnn", "default")])
