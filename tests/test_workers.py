@@ -263,3 +263,28 @@ def test_a_wrong_database_password_is_one_line_and_never_printed(pg_url, tmp_pat
     assert result.returncode == 2
     assert "Wr0ng-Pa55" not in result.stderr + result.stdout and "cnn:***@127.0.0.1" in result.stderr
     assert "password authentication failed" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_trial_failed_by_another_worker_mid_run_is_dropped_and_its_retry_counts(tmp_path):
+    from search.engines.loop import work
+    from search.engines.recovery import fail_and_retry
+
+    space = validate_space_dict({"study": "peer", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
+                                 "search": {"filters_1": [4]}, "optuna": {"sampler": "grid"}})
+    study = open_study(space, open_storage(None, "peer", tmp_path))
+    top_up(study, space)
+    calls = []
+
+    def objective(trial):
+        calls.append(trial.number)
+        trial.suggest_categorical("filters_1", [4])
+        if len(calls) == 1:  # a peer decides this worker looks dead, while it is still training
+            peer = open_study(space, open_storage(None, "peer", tmp_path))
+            assert fail_and_retry(peer, peer.trials[trial.number], "stopped sending heartbeats (test)")
+            trial.set_user_attr("after", 1)  # a write to a trial that has ended: must not crash the worker
+        return 0.5
+
+    assert work(study, objective) == 2
+    first, retry = study.trials
+    assert first.state == TrialState.FAIL and first.user_attrs["reason"] == "stopped sending heartbeats (test)"
+    assert retry.state == TrialState.COMPLETE and retry.user_attrs["retry_of"] == first.number

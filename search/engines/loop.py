@@ -111,8 +111,8 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective) ->
             _requeue(study, trial, "interrupted (Ctrl-C)")
             raise
         except Exception as exc:  # a failing trial must not stop the search
-            _record_failure(trial, exc)
-        trial.set_user_attr("memory", memory_usage())
+            _set_attrs(trial, {"status": records.STATUS_FAILED, REASON_ATTR: describe_failure(exc)})
+        _set_attrs(trial, {"memory": memory_usage()})
     with _sigint_deferred() as interrupted:  # a result being written is not cut in half
         frozen = _finish(study, trial, state, value)
     if interrupted:
@@ -134,27 +134,31 @@ def describe_failure(exc: BaseException) -> str:
     return text[:500]
 
 
-def _record_failure(trial: optuna.Trial, exc: Exception) -> None:
-    attrs = {"status": records.STATUS_FAILED, REASON_ATTR: describe_failure(exc)}
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
+def _set_attrs(trial: optuna.Trial, attrs: Mapping[str, Any]) -> None:
+    """Record ``attrs`` unless another worker already failed the trial (then :func:`_finish` says so)."""
+    try:
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+    except UpdateFinishedTrialError:
+        pass
 
 
 def _finish(study: optuna.Study, trial: optuna.Trial, state: TrialState, value: float | None) -> FrozenTrial:
     """Tell the storage the outcome; a value that is not a finite number fails the trial."""
     if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
-        _record_failure(trial, ValueError(f"objective returned {value!r}, not a finite accuracy"))
+        failure = ValueError(f"objective returned {value!r}, not a finite accuracy")
+        _set_attrs(trial, {"status": records.STATUS_FAILED, REASON_ATTR: describe_failure(failure)})
         state, value = TrialState.FAIL, None
-    try:
-        return study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
-    except UpdateFinishedTrialError:
+    current = study._storage.get_trial(trial._trial_id)
+    if current.state.is_finished():
         # Another worker failed this trial (its heartbeat looked dead) and queued a retry;
         # the retry's result will count, this one cannot be recorded.
-        frozen = study._storage.get_trial(trial._trial_id)
         print(f"trial {trial.number} was failed by another worker while it ran here "
-              f"({frozen.user_attrs.get(REASON_ATTR)}); its result is dropped and its retry counts",
+              f"({current.user_attrs.get(REASON_ATTR)}); its result is dropped and its retry counts",
               file=sys.stderr, flush=True)
-        return frozen
+        return current
+    # skip_if_finished: the same can still happen between the look above and this write
+    return study.tell(trial, value if state == TrialState.COMPLETE else None, state=state, skip_if_finished=True)
 
 
 @contextlib.contextmanager
