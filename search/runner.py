@@ -28,7 +28,6 @@ from .runtime import device_description, package_versions
 from .spaces import ParamCounter, Space, load_space
 from .workers.devices import Slot, detect_gpus, plan_slots
 from .workers.pool import LocalPool, PoolConfig, exit_description
-from .workers.worker import TARGET_ATTR
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,6 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
     storage = open_storage(options.storage, space.study, options.results_dir, options.heartbeat)
     study = open_study(space, storage)
     total = target_trials(space)
-    study.set_user_attr(TARGET_ATTR, total)
     added = top_up(study, space)
     where = describe_storage(options.storage, space.study, options.results_dir)
     print(f"study '{space.study}' ({space.engine}) in {where}: {len(dataset.y_train):,} train / "

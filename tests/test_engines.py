@@ -154,3 +154,16 @@ def test_a_loss_that_turns_nan_prunes_the_trial_with_the_reason(engine, tmp_path
     [trial] = study.trials
     assert trial.state == TrialState.PRUNED and trial.user_attrs["status"] == "diverged"
     assert "loss became nan" in trial.user_attrs["reason"] or "loss became inf" in trial.user_attrs["reason"]
+
+
+def test_a_lowered_n_trials_is_honoured_although_tickets_are_left(tmp_path, small_data):
+    from search.engines.queue import queued
+
+    base = dict(search={"filters_1": {"type": "int", "low": 2, "high": 16}}, epochs=1)
+    st = storage(tmp_path)
+    study = run_optuna(space(**base, optuna={"sampler": "random", "n_trials": 2}), st, small_data, ParamCounter())
+    for _ in range(3):  # tickets of a larger run that was stopped before it ran them
+        study.enqueue_trial({})
+    again = run_optuna(space(**base, optuna={"sampler": "random", "n_trials": 3}), st, small_data, ParamCounter())
+    assert len(again.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 3
+    assert queued(again) == 2, "surplus tickets stay queued, unrun"

@@ -30,6 +30,7 @@ from . import records
 from .heartbeat import beat_once, beating
 from .queue import claim, new_trial
 from .recovery import REASON_ATTR, WORKER_ATTR, fail_and_retry, recover, worker_id
+from .study import target_reached
 
 Objective = Callable[[optuna.Trial], float]
 TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
@@ -80,6 +81,8 @@ def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
     A trial claimed but not yet marked has no owner and no heartbeat, so no
     other worker could tell that it was abandoned.
     """
+    if not options.open_ended and target_reached(study):
+        return None
     with _sigint_deferred() as interrupted:
         trial = new_trial(study) if options.open_ended else claim(study)
         if trial is not None:

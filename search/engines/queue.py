@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from .study import FINISHED, target_trials
+from .study import FINISHED, TARGET_ATTR, target_trials
 
 if TYPE_CHECKING:
     from ..spaces import Space
@@ -32,7 +32,10 @@ def top_up(study: optuna.Study, space: Space) -> int:
 
     Only the process that starts a search calls this (``cnn-search run``), so
     two callers never race to add the same tickets; workers only claim them.
+    The target is stored with the study, so workers stop at it even when an
+    earlier, larger target left tickets queued.
     """
+    study.set_user_attr(TARGET_ATTR, target_trials(space))
     if space.is_grid:
         return _top_up_grid(study, space)
     target = target_trials(space)

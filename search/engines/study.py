@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 SPACE_ATTR = "space"
+TARGET_ATTR = "target_trials"  # the finished-trial count the last `cnn-search run` asked for
 
 
 def make_sampler(space: Space, seed: int | None = None) -> optuna.samplers.BaseSampler:
@@ -91,6 +92,15 @@ def stored_space(study: optuna.Study) -> Space:
 
 def finished_trials(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def target_reached(study: optuna.Study) -> bool:
+    """True once finished plus running trials make the study's stored target (a lowered
+    ``--n-trials`` leaves queued trials that no worker should start)."""
+    target = study.user_attrs.get(TARGET_ATTR)
+    if target is None:
+        return False
+    return len(study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))) >= target
 
 
 def target_trials(space: Space) -> int | None:

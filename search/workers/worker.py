@@ -21,11 +21,10 @@ import optuna
 from ..data import load_dataset
 from ..engines import Heartbeat, describe_storage, load_existing_study, run_study, stored_space
 from ..engines.recovery import worker_id
+from ..engines.study import TARGET_ATTR
 from ..progress import TrialReporter
 from ..runtime import device_description
 from ..spaces import ParamCounter
-
-TARGET_ATTR = "target_trials"
 
 
 @dataclass(frozen=True)
