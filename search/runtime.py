@@ -29,15 +29,22 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     """Seed Python, NumPy and the Keras backend; make TF ops deterministic on request.
 
     Determinism is what lets two CPU runs with one seed report the same
-    metrics; it costs a little speed on GPUs, hence the switch.
+    metrics; it costs a little speed, and Keras refuses XLA (``jit_compile``)
+    while it is on, hence the switch.
     """
     import keras
 
     keras.utils.set_random_seed(seed)
-    if deterministic and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
 
+    if deterministic:
         tf.config.experimental.enable_op_determinism()
+    else:  # the switch is process-wide: a run that asks for speed (XLA) must turn it off again
+        from tensorflow.python.framework import config
+
+        config.disable_op_determinism()
 
 
 @lru_cache(maxsize=1)

@@ -118,3 +118,15 @@ def test_speed_settings_train_the_same_model(tiny_data):
     assert bf16.model.layers[0].dtype_policy.name == "mixed_bfloat16"
     assert keras.config.dtype_policy().name == "float32", "the global policy is restored"
     assert bf16.metrics["fit_options"]["precision"] == "mixed_bfloat16" and bf16.metrics["test"]["accuracy"] > 0.3
+
+
+def test_jit_compile_really_uses_xla_and_later_runs_are_deterministic_again(tiny_data):
+    from search.training import FitOptions
+
+    config = TrainConfig("cnn", {"blocks": 1, "dense_units": 16}, epochs=1, batch_size=128)
+    xla = train(TrainConfig(**{**config.__dict__, "fit": FitOptions(jit_compile=True)}), dataset=tiny_data,
+                verbose=False)
+    assert xla.model.jit_compile is True and xla.metrics["deterministic_ops"] is False
+    first, second = (train(config, dataset=tiny_data, verbose=False) for _ in range(2))
+    assert first.metrics["deterministic_ops"] is True
+    assert first.metrics["val"] == second.metrics["val"], "the same seed gives the same run again"

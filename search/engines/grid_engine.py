@@ -129,7 +129,7 @@ def _cross_validate(space: Space, estimator: StratifiedKerasClassifier, grid: di
                     dataset: Dataset) -> dict[str, Any]:
     folds, epochs = space.validation.folds, grid["epochs"][0]
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=space.seed)
-    seed_everything(space.seed)
+    seed_everything(space.seed, deterministic=space.fit_options().deterministic)
     search = GridSearchCV(estimator, param_grid=grid, cv=cv, scoring="accuracy", refit=False,
                           n_jobs=space.n_jobs, error_score="raise")
     start = time.perf_counter()

@@ -25,7 +25,7 @@ class FitOptions:
     """Compiler and loop settings for ``fit``; recorded with every run's metrics."""
 
     steps_per_execution: int = 1  # batches per compiled call: fewer host round trips on accelerators
-    jit_compile: bool = False  # XLA: faster steps after a compile that costs seconds per new model
+    jit_compile: bool = False  # XLA: faster steps after a compile per new model; turns off deterministic ops
     precision: str = "float32"  # mixed_float16 for NVIDIA GPUs, mixed_bfloat16 for TPUs and recent CPUs
     early_stopping_patience: int | None = None  # stop after this many epochs without a better val accuracy
 
@@ -37,6 +37,12 @@ class FitOptions:
         patience = self.early_stopping_patience
         if patience is not None and (not isinstance(patience, int) or patience < 1):
             raise ConfigError(f"early_stopping_patience must be a positive integer or none, got {patience!r}")
+
+    @property
+    def deterministic(self) -> bool:
+        """Deterministic TensorFlow ops (same seed, same metrics), except under XLA, which Keras
+        refuses to use while they are on: asking for ``jit_compile`` trades exact reruns for speed."""
+        return not self.jit_compile
 
     def compile_kwargs(self) -> dict[str, Any]:
         return {"steps_per_execution": self.steps_per_execution, "jit_compile": self.jit_compile}

@@ -90,7 +90,7 @@ def train(
     hparams, epochs, batch_size, options = resolve(config)
     if dataset is None:
         dataset = load_dataset(options, data_dir=data_dir)
-    seed_everything(config.seed)
+    seed_everything(config.seed, deterministic=config.fit.deterministic)
     with precision(config.fit.precision):
         model = build_model(config.variant, hparams, compile_options=config.fit.compile_kwargs())
     timer = EpochTimer()
@@ -116,6 +116,7 @@ def train(
         "seed": config.seed,
         "full_train": config.full_train,
         "fit_options": config.fit.record(),
+        "deterministic_ops": config.fit.deterministic,
         "data": _data_record(dataset, config.full_train),
         **_split_metrics(history, float(test_loss), float(test_acc)),
         "test_confusion_matrix": confusion_frame(dataset.y_test, y_pred, dataset.class_names).to_numpy().tolist(),
