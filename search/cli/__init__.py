@@ -10,11 +10,11 @@ device before its backend starts.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .. import interrupts
 from ..errors import CnnSearchError
 from . import bench, models, searching, studies
 from .common import EXIT_INTERRUPTED, EXIT_USAGE
@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     handler: Handler = args.handler
-    signal.signal(signal.SIGTERM, _terminate)  # a scheduler's SIGTERM stops cleanly, like Ctrl-C
+    interrupts.reset()
+    interrupts.install()  # a scheduler's SIGTERM stops cleanly, like Ctrl-C
     try:
         return handler(args)
     except CnnSearchError as exc:
@@ -47,10 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cnn-search: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def _one_line(exc: Any) -> str:

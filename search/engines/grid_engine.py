@@ -23,6 +23,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from ..errors import ConfigError
 from ..runtime import seed_everything, visible_gpus
 from ..training import FitOptions, release_memory
+from ..training.interruption import InterruptCheck
 from ..training.options import precision
 from ..zoo import build_model
 from . import records
@@ -68,7 +69,8 @@ def make_classifier(variant: str, hparams: dict[str, Any], epochs: int, batch_si
                     seed: int, fit: FitOptions | None = None) -> StratifiedKerasClassifier:
     return StratifiedKerasClassifier(
         model=keras_model, model__variant=variant, model__hparams=hparams, model__fit=fit or FitOptions(),
-        epochs=epochs, batch_size=batch_size, random_state=seed, verbose=0, callbacks=[DivergenceGuard()],
+        epochs=epochs, batch_size=batch_size, random_state=seed, verbose=0,
+        callbacks=[DivergenceGuard(), InterruptCheck()],
     )
 
 

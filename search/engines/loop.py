@@ -25,6 +25,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
+from .. import interrupts
 from ..runtime import memory_usage
 from . import records
 from .heartbeat import beat_once, beating
@@ -53,6 +54,7 @@ def work(study: optuna.Study, objective: Objective, options: LoopOptions = LoopO
     start = time.monotonic()
     ran = 0
     waiting_note = ""
+    interrupts.reset()
     while options.timeout is None or time.monotonic() - start < options.timeout:
         recover(study)
         trial = _take(study, options)
@@ -81,6 +83,7 @@ def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
     A trial claimed but not yet marked has no owner and no heartbeat, so no
     other worker could tell that it was abandoned.
     """
+    interrupts.raise_if_requested()  # a Ctrl-C swallowed during the last trial stops the worker here
     if not options.open_ended and target_reached(study):
         return None
     with _sigint_deferred() as interrupted:
@@ -171,8 +174,12 @@ def _sigint_deferred() -> Iterator[list[int]]:
     if threading.current_thread() is not threading.main_thread():
         yield received
         return
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def defer(signum: int, frame: Any) -> None:
+        interrupts.request()
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, defer) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield received
     finally:

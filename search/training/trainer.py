@@ -25,6 +25,7 @@ from ..errors import ConfigError
 from ..runtime import device_description, package_versions, seed_everything
 from ..zoo import build_model, get_variant, trainable_params
 from .evaluation import confusion_frame
+from .interruption import InterruptCheck
 from .options import FitOptions, precision
 from .progress import EpochPrinter, EpochTimer
 
@@ -95,7 +96,7 @@ def train(
         model = build_model(config.variant, hparams, compile_options=config.fit.compile_kwargs())
     timer = EpochTimer()
     x, y, validation = _fit_data(dataset, config.full_train)
-    fit_callbacks = [timer, *callbacks, *config.fit.callbacks(validating=validation is not None)]
+    fit_callbacks = [timer, InterruptCheck(), *callbacks, *config.fit.callbacks(validating=validation is not None)]
     fit_callbacks += [EpochPrinter(epochs, timer)] if verbose else []
     start = time.perf_counter()
     fit = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=0,

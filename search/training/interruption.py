@@ -1,0 +1,27 @@
+"""A fit-side check that a Ctrl-C swallowed by Keras still stops training (see :mod:`search.interrupts`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from .. import interrupts
+
+
+class InterruptCheck(keras.callbacks.Callback):
+    """Re-raises a recorded Ctrl-C/SIGTERM after the batch in which it was swallowed.
+
+    Checked per batch because the swallowing happens while the first batch's
+    step is traced: waiting for the epoch's end would train a whole epoch on.
+    The check reads a flag and touches no tensor, so it costs no device sync.
+    """
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        interrupts.raise_if_requested()
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        interrupts.raise_if_requested()
+
+    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        interrupts.raise_if_requested()

@@ -1,0 +1,106 @@
+"""Ctrl-C stops training and workers even where Keras swallows ``KeyboardInterrupt``.
+
+Keras wraps parts of tracing a training step in bare ``except:`` clauses
+(``keras.src.trainers.compile_utils``). The tests deliver a real SIGINT to this
+process from inside one of them, where a plain Ctrl-C is lost.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import keras
+import pytest
+from optuna.trial import TrialState
+
+from search import interrupts
+from search.data import DataOptions, load_dataset
+from search.engines import open_storage, open_study
+from search.engines.loop import work
+from search.engines.queue import top_up
+from search.spaces import validate_space_dict
+from search.training import TrainConfig, train
+
+
+@pytest.fixture
+def handlers():
+    """The CLI's handlers for the test, and the test runner's back afterwards."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    interrupts.reset()
+    interrupts.install()
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+    interrupts.reset()
+
+
+@pytest.fixture
+def ctrl_c_inside_keras_tracing(monkeypatch):
+    """Sends SIGINT once, from inside the first call Keras makes under its bare ``except:``."""
+    from keras.src.trainers import compile_utils
+
+    original = compile_utils.tree.pack_sequence_as
+    sent = []
+
+    def pack_sequence_as(*args, **kwargs):
+        if not sent and "compile_utils" in sys._getframe(1).f_code.co_filename:
+            sent.append(True)
+            signal.raise_signal(signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(compile_utils.tree, "pack_sequence_as", pack_sequence_as)
+    return sent
+
+
+class BatchCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+@pytest.fixture(scope="module")
+def tiny(data_dir):
+    return load_dataset(DataOptions(subset=600, test_subset=300), data_dir=data_dir)
+
+
+def test_keras_swallows_a_plain_ctrl_c_while_tracing(tiny, ctrl_c_inside_keras_tracing):
+    """Why the rest is needed: with Python's own handler the fit runs to its end."""
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(tiny.x_train, tiny.y_train, epochs=2, batch_size=128, verbose=0)
+    finally:
+        signal.signal(signal.SIGINT, saved)
+    assert ctrl_c_inside_keras_tracing and len(history.history["loss"]) == 2
+
+
+def test_a_swallowed_ctrl_c_stops_training_after_that_batch(tiny, handlers, ctrl_c_inside_keras_tracing):
+    counter = BatchCounter()
+    config = TrainConfig("cnn", {"blocks": 1, "dense_units": 16}, epochs=3, batch_size=64)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, dataset=tiny, verbose=False, callbacks=[counter])
+    assert ctrl_c_inside_keras_tracing and counter.batches <= 1
+
+
+def test_a_worker_whose_ctrl_c_was_swallowed_records_its_trial_and_claims_no_more(tmp_path, handlers):
+    space = validate_space_dict({"study": "swallow", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
+                                 "search": {"filters_1": [4, 6, 8]}, "optuna": {"sampler": "grid"}})
+    study = open_study(space, open_storage(None, "swallow", tmp_path))
+    top_up(study, space)
+
+    def objective(trial):
+        trial.suggest_categorical("filters_1", [4, 6, 8])
+        interrupts.request()  # a Ctrl-C came and something swallowed it; the trial still ends normally
+        return 0.5
+
+    with pytest.raises(KeyboardInterrupt):
+        work(study, objective)
+    states = sorted(t.state.name for t in study.trials)
+    assert states == ["COMPLETE", "WAITING", "WAITING"], "the finished trial kept, the rest left queued"
+    assert not study.get_trials(states=(TrialState.RUNNING,))
