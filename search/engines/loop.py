@@ -179,9 +179,23 @@ def _sigint_deferred() -> Iterator[list[int]]:
         interrupts.request()
         received.append(signum)
 
-    previous = {sig: signal.signal(sig, defer) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: _swap(sig, defer, received) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield received
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            _swap(sig, handler, received)
+
+
+def _swap(sig: int, handler: Any, received: list[int]) -> Any:
+    """``signal.signal`` that records, rather than raises, a signal still pending from before the swap.
+
+    ``signal.signal()`` first runs the handlers of pending signals: a Ctrl-C
+    that arrived just before would otherwise raise here, half-way through
+    installing or restoring the handlers.
+    """
+    try:
+        return signal.signal(sig, handler)
+    except KeyboardInterrupt:
+        received.append(signal.SIGINT)
+        return signal.signal(sig, handler)
