@@ -5,7 +5,7 @@ clauses (``keras.src.trainers.compile_utils``), so a Ctrl-C that lands while
 a new trial's step is being traced is caught there and lost: the worker would
 train on and keep claiming trials while ``run --workers`` waits for it to stop.
 The handlers here therefore also *record* the request, and the code checks it
-at safe points (after every batch, before claiming a trial), raising the
+at safe points (before every batch, before claiming a trial), raising the
 ``KeyboardInterrupt`` again if it was swallowed.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 _requested = threading.Event()
 
 
-def request(signum: int | None = None, frame: Any = None) -> None:
+def request() -> None:
     """Record a stop request without raising (for handlers that defer the interrupt)."""
     _requested.set()
 
@@ -35,11 +35,6 @@ def install() -> None:
     """
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _raise)
-
-
-def requested() -> bool:
-    """Whether a stop was asked for since the last :func:`reset`."""
-    return _requested.is_set()
 
 
 def raise_if_requested() -> None:
