@@ -288,3 +288,17 @@ def test_a_trial_failed_by_another_worker_mid_run_is_dropped_and_its_retry_count
     first, retry = study.trials
     assert first.state == TrialState.FAIL and first.user_attrs["reason"] == "stopped sending heartbeats (test)"
     assert retry.state == TrialState.COMPLETE and retry.user_attrs["retry_of"] == first.number
+
+
+def test_a_trial_killed_between_two_suggestions_is_retried_with_its_whole_grid_point(tmp_path):
+    space = validate_space_dict({"study": "half", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
+                                 "search": {"filters_1": [4, 8], "activation": ["relu", "elu"]},
+                                 "optuna": {"sampler": "grid"}})
+    study = open_study(space, open_storage(str(tmp_path / "half.journal"), "half", tmp_path))
+    top_up(study, space)
+    trial = claim(study)
+    point = planned_params(study.trials[trial.number])
+    trial.suggest_categorical("filters_1", [4, 8])  # ... and the worker dies before suggesting "activation"
+    half = study.trials[trial.number]
+    assert half.params == {"filters_1": point["filters_1"]}
+    assert planned_params(half) == point, "the retry must run the whole grid point, not a re-sampled half"

@@ -61,8 +61,13 @@ def _top_up_grid(study: optuna.Study, space: Space) -> int:
 
 
 def planned_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """The values a trial runs with: its parameters, or the fixed values of a queued ticket."""
-    return dict(trial.params) or dict(trial.system_attrs.get(FIXED_PARAMS) or {})
+    """The values a trial runs with: its ticket's fixed values over the parameters sampled so far.
+
+    A worker killed between two ``suggest`` calls leaves a trial with only part
+    of its grid point in ``params``; the ticket still holds the whole point, so
+    a retry built from it runs the same point rather than a half-sampled one.
+    """
+    return {**trial.params, **(trial.system_attrs.get(FIXED_PARAMS) or {})}
 
 
 def claim(study: optuna.Study) -> optuna.Trial | None:
