@@ -59,8 +59,22 @@ class BestSpec(BaseModel):
     created_at: str = ""
 
 
-def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url: str | None = None) -> BestSpec:
-    """The spec of the study's best configuration by ``metric``."""
+#: Selection metrics computed on the test set: choosing by them makes the test score optimistic.
+TEST_METRICS = ("test_accuracy", "test_loss")
+
+
+def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url: str | None = None,
+              allow_test_set_leak: bool = False) -> BestSpec:
+    """The spec of the study's best configuration by ``metric``.
+
+    The test set only reports: choosing by a test metric is refused unless the
+    caller says, with ``allow_test_set_leak``, that it knows the chosen
+    model's test score is then no longer an unbiased estimate (the spec
+    records that it was chosen so).
+    """
+    if metric in TEST_METRICS and not allow_test_set_leak:
+        raise ConfigError(f"--metric {metric} would choose the model on the test set, which then no longer "
+                          "measures it; choose by val_accuracy or val_loss, or pass --allow-test-set-leak")
     board = leaderboard(study, metric=metric)
     ranked = board[board["rank"].notna()] if not board.empty else board
     if ranked.empty:
@@ -76,9 +90,11 @@ def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url:
         data=DataSpec(subset=space.data.subset, normalize=space.data.normalize,
                       val_fraction=space.data.val_fraction, test_subset=space.data.test_subset),
         seed=(attrs.get("seeds") or [space.seed])[0], training=space.fit_options().record(), params=attrs["params"],
-        metrics={k: attrs.get(k) for k in ("val_accuracy", "val_accuracy_std", "test_accuracy",
-                                           "test_accuracy_std", "n", "training_time_s")},
+        metrics={k: attrs.get(k) for k in ("val_accuracy", "val_accuracy_std", "val_loss", "test_accuracy",
+                                           "test_accuracy_std", "test_loss", "n", "kept_epochs",
+                                           "training_time_s", "image_epochs", "total_params")},
         source={"study": study.study_name, "trial": trial.number, "metric": metric,
+                "chosen_on_test_set": metric in TEST_METRICS,
                 "engine": attrs.get("engine"), "validation": space.validation.method,
                 "storage": mask_url(storage_url) if storage_url else None},
         versions=package_versions(),

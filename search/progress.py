@@ -1,22 +1,28 @@
-"""Live progress of a search: one line per finished trial.
+"""Live progress of a search: one line per finished trial, and the running trials' epochs.
 
 A line per trial (rather than a redrawn bar) reads the same on a terminal,
 in a log file and in CI: trials done/total, pruned and skipped counts, the
-best value so far, elapsed time and an ETA from this session's pace.
+best value so far, elapsed time and an ETA from this session's pace. While
+trials train, their epochs are shown too (trial, epoch k/N, validation
+accuracy, images/s), at most one line per trial every
+:data:`PROGRESS_INTERVAL` seconds, so a full-size search is never silent for
+long and a fast one does not flood the terminal.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from .engines import records
+from . import records
 
 _ENDED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+#: Fewest seconds between two progress lines of one running trial.
+PROGRESS_INTERVAL = 20.0
 
 
 def _fmt(seconds: float) -> str:
@@ -80,10 +86,12 @@ class TrialWatcher:
     display learns what every worker did, whatever host it runs on.
     """
 
-    def __init__(self, study: optuna.Study, reporter: TrialReporter) -> None:
+    def __init__(self, study: optuna.Study, reporter: TrialReporter, throttle: EpochThrottle | None = None) -> None:
         self.study = study
         self.reporter = reporter
         self.seen = {t.number for t in study.get_trials(deepcopy=False, states=_ENDED)}
+        self.throttle = throttle or EpochThrottle()
+        self._shown: dict[int, tuple] = {}
 
     def poll(self) -> int:
         """Report trials that ended since the last poll, in the order they ended; returns how many.
@@ -92,9 +100,79 @@ class TrialWatcher:
         ended between polls do not both claim the final count.
         """
         trials = self.study.get_trials(deepcopy=False)
+        self._running(trials)
         new = [t for t in trials if t.state in _ENDED and t.number not in self.seen]
         new.sort(key=lambda t: (t.datetime_complete is None, t.datetime_complete, t.number))
         for trial in new:
             self.seen.add(trial.number)
             self.reporter.report(trial, [t for t in trials if t.state not in _ENDED or t.number in self.seen])
         return len(new)
+
+    def _running(self, trials: list[FrozenTrial]) -> None:
+        """Print each running trial's newest epoch, throttled per trial."""
+        for trial in trials:
+            progress = trial.user_attrs.get(records.PROGRESS_ATTR) if trial.state == TrialState.RUNNING else None
+            if not progress:
+                continue
+            key = (progress.get("run"), progress.get("epoch"))
+            if self._shown.get(trial.number) != key and self.throttle.due(trial.number, progress):
+                self._shown[trial.number] = key
+                print(describe_progress(trial.number, progress), file=self.reporter.stream, flush=True)
+
+
+def describe_progress(number: int, progress: dict[str, Any]) -> str:
+    """``trial 12: run 1/3 epoch 5/15  val_acc 0.8921  3,150 img/s``: one line for a running trial."""
+    parts = [f"trial {number}:"]
+    if progress.get("runs", 1) > 1:
+        parts.append(f"run {progress['run']}/{progress['runs']}")
+    parts.append(f"epoch {progress['epoch']}/{progress['epochs']}")
+    if progress.get("val_accuracy") is not None:
+        parts.append(f" val_acc {progress['val_accuracy']:.4f}")
+    else:
+        parts.append(f" acc {progress.get('accuracy', 0.0):.4f}")
+    if progress.get("images_per_s"):
+        parts.append(f" {progress['images_per_s']:,.0f} img/s")
+    return " ".join(parts)
+
+
+class EpochThrottle:
+    """Decides which progress records of which trials are printed: one per trial per interval."""
+
+    def __init__(self, interval: float = PROGRESS_INTERVAL) -> None:
+        self.interval = interval
+        self._last: dict[int, float] = {}
+
+    def due(self, number: int, progress: dict) -> bool:
+        now = time.monotonic()
+        last = self._last.get(number)
+        final = progress.get("epoch") == progress.get("epochs") and progress.get("run") == progress.get("runs")
+        if last is not None and now - last < self.interval and not final:
+            return False
+        self._last[number] = now
+        return True
+
+
+class TrialProgressSink:
+    """Where a training trial's per-epoch progress goes: into the study, and throttled to ``stream``.
+
+    Stored as the trial's ``progress`` attribute, it reaches a
+    :class:`TrialWatcher` in any process (``run --workers N`` prints it from
+    there); printed here, it shows in a single-process run's terminal and in
+    each worker's log.
+    """
+
+    def __init__(self, trial: optuna.Trial, stream: TextIO | None = None,
+                 throttle: EpochThrottle | None = None) -> None:
+        self.trial = trial
+        self.stream = stream or sys.stderr
+        self.throttle = throttle or EpochThrottle()
+
+    def __call__(self, progress: dict) -> None:
+        from .compat import UpdateFinishedTrialError
+
+        try:
+            self.trial.set_user_attr(records.PROGRESS_ATTR, progress)
+        except UpdateFinishedTrialError:  # another worker failed this trial; its retry reports instead
+            return
+        if self.throttle.due(self.trial.number, progress):
+            print(describe_progress(self.trial.number, progress), file=self.stream, flush=True)

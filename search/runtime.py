@@ -42,9 +42,9 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     else:  # the switch is process-wide: a run that asks for speed (XLA) must turn it off again
-        from tensorflow.python.framework import config
+        from .compat import disable_op_determinism
 
-        config.disable_op_determinism()
+        disable_op_determinism()
 
 
 @lru_cache(maxsize=1)

@@ -60,9 +60,9 @@ def test_profiler_counts_nested_calls_in_the_outer_phase():
 
 
 def test_trial_epochs_follow_the_record_fields():
-    assert trial_epochs({"status": "complete", "history": [{}, {}], "n": 3}) == 6
-    assert trial_epochs({"status": "complete", "epochs": 4, "n": 2}) == 8  # grid records have no history
-    assert trial_epochs({"status": "pruned", "pruned_at_epoch": 1, "history": []}) == 1
+    assert trial_epochs({"status": "complete", "histories": [[{}, {}]] * 3, "n": 3}) == 6
+    assert trial_epochs({"status": "complete", "epochs": 4, "n": 2}) == 8  # records without histories
+    assert trial_epochs({"status": "pruned", "pruned_at_epoch": 1, "histories": []}) == 1
     assert trial_epochs({"status": "over_budget", "params": 10**6}) == 0
 
 

@@ -69,6 +69,7 @@ def test_gzip_module_reads_the_real_files(data_dir):
         assert fh.read(4) == b"\x00\x00\x08\x01"
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [

@@ -23,6 +23,7 @@ from search.data import (
     cache_dir,
     clear_memo,
     file_md5,
+    fit_normalization,
     keras_cache_dir,
     load_dataset,
     load_raw,
@@ -301,14 +302,13 @@ def test_default_split_is_stratified_and_shaped(raw):
     assert ds.x_test.shape == (10000, 28, 28, 1)
     assert {ds.x_train.dtype, ds.x_val.dtype, ds.x_test.dtype} == {np.dtype(np.float32)}
     assert {ds.y_train.dtype, ds.y_val.dtype, ds.y_test.dtype} == {np.dtype(np.int64)}
-    assert ds.x_train.min() >= 0.0 and ds.x_train.max() <= 1.0
+    assert ds.x_train.min() == 0.0 and ds.x_train.max() == 255.0, "raw pixels: the model normalises"
+    assert np.array_equal(ds.x_test[..., 0], raw.x_test.astype(np.float32))
     assert np.abs(np.bincount(ds.y_train) - 4800).max() <= 1
     assert np.abs(np.bincount(ds.y_val) - 1200).max() <= 1
     assert ds.x_trainval.shape == (60000, 28, 28, 1)
     assert np.bincount(ds.y_trainval).tolist() == [6000] * 10
     assert ds.input_shape == (28, 28, 1) and ds.class_names == CLASS_NAMES
-    assert ds.normalization["method"] == "scale"
-    assert all(np.isscalar(v) for v in ds.normalization.values())  # no big arrays in metadata
 
 
 def test_subset_is_stratified_and_seeded(raw):
@@ -337,20 +337,20 @@ def test_test_set_never_depends_on_training_options(raw):
     assert np.bincount(small[0].y_test).tolist() == [50] * 10
 
 
-def test_standardize_is_fitted_on_the_training_split_only(raw):
-    options = dict(subset=3000, seed=4, test_subset=2000)
-    scaled = prepare(raw, DataOptions(**options))
-    std = prepare(raw, DataOptions(normalize="standardize", **options))
-    assert np.array_equal(std.y_train, scaled.y_train)
-    assert np.abs(std.x_train.mean(axis=0)).max() < 1e-4
-    assert np.abs(std.x_val.mean(axis=0)).max() > 0.01 and np.abs(std.x_test.mean(axis=0)).max() > 0.01
-    mean = scaled.x_train.astype(np.float64).mean(axis=0)
-    sd = scaled.x_train.astype(np.float64).std(axis=0)
-    sd = np.where(sd == 0, 1.0, sd) + 1e-7
-    np.testing.assert_allclose(std.x_test, (scaled.x_test - mean) / sd, atol=1e-3)
-    np.testing.assert_allclose(std.x_val, (scaled.x_val - mean) / sd, atol=1e-3)
-    assert std.normalization["method"] == "standardize" and std.normalization["fitted_on"] == "train"
-    assert np.isfinite(std.x_test).all() and np.abs(std.x_test).max() < 1e4
+def test_standardize_statistics_come_from_the_images_given_and_nothing_else(raw):
+    ds = prepare(raw, DataOptions(subset=3000, seed=4, test_subset=2000))
+    norm = fit_normalization("standardize", ds.x_train)
+    x = ds.x_train.astype(np.float64)
+    np.testing.assert_allclose(norm.mean, x.mean(axis=0), rtol=1e-12)
+    sd = x.std(axis=0)
+    np.testing.assert_allclose(norm.std, np.where(sd == 0, 255.0, sd), rtol=1e-9)
+    assert norm.constant_pixels == int((sd == 0).sum()) > 0, "a 2,400-image subset has always-black pixels"
+    assert norm.record() == {"method": "standardize", "fitted_on": "train", "n_fit": len(ds.x_train),
+                             "constant_pixels": norm.constant_pixels}  # no arrays in the metadata
+    other = fit_normalization("standardize", ds.x_val)
+    assert not np.allclose(other.mean, norm.mean), "statistics depend on the images they are fitted on"
+    scale = fit_normalization("scale", ds.x_train)
+    assert scale.mean is None and scale.record() == {"method": "scale", "fitted_on": "train", "n_fit": 2400}
 
 
 def test_num_classes_keeps_only_the_first_labels(raw):

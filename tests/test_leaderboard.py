@@ -11,7 +11,14 @@ import pytest
 from search.cli import main
 from search.engines import load_existing_study
 from search.handoff import best_spec, load_best, train_config, write_best
-from search.reports.leaderboard import COLUMNS, leaderboard
+from search.reports.leaderboard import (
+    COLUMNS,
+    CORRECTED_T,
+    PAIRED_T,
+    corrected_resampled_t,
+    leaderboard,
+    paired_t,
+)
 from search.runner import RunOptions, resolve_space, run_search
 from search.training import train
 from search.zoo import build_model
@@ -47,6 +54,7 @@ def test_variants_leaderboard_gives_seed003_table_with_spread(variants_study):
     assert (board["train_time_mean_s"] > 0).all()
     assert dict(zip(board["variant"], board["params"], strict=True))["1A"] == 1_633_274
     assert math.isnan(board.at[0, "p_value"]) and board["p_value"][1:].between(0, 1).all()
+    assert (board["p_test"][1:] == PAIRED_T).all(), "3 seeds on one split: paired by seed"
 
 
 def test_leaderboard_cli_and_csv_round_trip(variants_study, results, tmp_path, capsys):
@@ -78,6 +86,7 @@ def test_unknown_study_and_metric_are_one_line_errors(results, capsys):
     assert "no study 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.smoke
 def test_best_then_train_from_reproduces_the_trial(quick_study, results, tmp_path, data_dir):
     spec_path = tmp_path / "best.json"
     assert main(["best", "quickstart", "--results-dir", str(results), "-o", str(spec_path)]) == 0
@@ -89,10 +98,24 @@ def test_best_then_train_from_reproduces_the_trial(quick_study, results, tmp_pat
 
     result = train(train_config(spec), data_dir=data_dir, verbose=False)
     rebuilt = build_model(spec.variant, spec.hparams)
-    assert result.model.count_params() == rebuilt.count_params() == spec.params
-    assert _architecture(result.model) == _architecture(rebuilt)
+    core = result.model.layers[-1]  # the trained model is the network behind its input normalisation
+    assert core.count_params() == rebuilt.count_params() == spec.params
+    assert _architecture(core) == _architecture(rebuilt)
     assert result.metrics["val"]["accuracy"] == pytest.approx(trial.user_attrs["val_scores"][0], abs=1e-6)
     assert result.metrics["test"]["accuracy"] == pytest.approx(trial.user_attrs["test_accuracy"], abs=1e-6)
+
+
+def test_choosing_by_a_test_metric_is_refused_unless_the_leak_is_named(quick_study, results, tmp_path, capsys):
+    path = tmp_path / "best.json"
+    args = ["best", "quickstart", "--results-dir", str(results), "--metric", "test_accuracy", "-o", str(path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "choose the model on the test set" in err and "--allow-test-set-leak" in err
+    assert not path.exists()
+    assert main([*args, "--allow-test-set-leak"]) == 0
+    assert json.loads(path.read_text())["source"]["chosen_on_test_set"] is True
+    # sorting a leaderboard by it, for display, chooses nothing and stays allowed
+    assert main(["leaderboard", "quickstart", "--results-dir", str(results), "--metric", "test_accuracy"]) == 0
 
 
 def test_train_from_cli_and_full_train(quick_study, results, tmp_path, data_dir):
@@ -129,3 +152,35 @@ def _architecture(model) -> list:
     config = json.loads(model.to_json())["config"]
     return [(layer["class_name"], {k: v for k, v in layer["config"].items() if k != "name"})
             for layer in config["layers"]]
+
+
+def test_corrected_resampled_t_test_matches_nadeau_bengio_and_is_more_conservative():
+    a = [0.861, 0.855, 0.866, 0.859, 0.863]
+    b = [0.852, 0.851, 0.860, 0.850, 0.858]
+    d = [x - y for x, y in zip(a, b, strict=True)]
+    mean = sum(d) / 5
+    var = sum((x - mean) ** 2 for x in d) / 4
+    t = mean / math.sqrt((1 / 5 + 1 / 4) * var)  # 5 folds: each validates on 1/5, trains on 4/5
+    from scipy import stats
+
+    expected = 2 * stats.t.sf(abs(t), df=4)
+    assert corrected_resampled_t(a, b, n_train=4000, n_val=1000) == pytest.approx(expected)
+    assert corrected_resampled_t(a, b, 4000, 1000) > paired_t(a, b), "the naive test over folds is anti-conservative"
+    assert corrected_resampled_t(a, a, 4000, 1000) == 1.0
+
+
+def test_a_kfold_study_names_the_corrected_test(tmp_path, data_dir):
+    from search.engines import open_storage, run_grid
+    from search.spaces import ParamCounter, validate_space_dict
+
+    space = validate_space_dict({"study": "kf", "variant": "cnn", "engine": "grid", "epochs": 1, "batch_size": 128,
+                                 "fixed": {"blocks": 1, "dense_units": 16}, "search": {"filters_1": [4, 8]},
+                                 "validation": {"method": "kfold", "folds": 3, "evaluate_test": False},
+                                 "data": {"subset": 600}})
+    from search.data import load_dataset
+
+    study = run_grid(space, open_storage(None, "kf", tmp_path), load_dataset(space.data_options(), data_dir),
+                     ParamCounter())
+    board = leaderboard(study)
+    assert board.at[1, "p_test"] == CORRECTED_T and 0 <= board.at[1, "p_value"] <= 1
+    assert (board["image_epochs"] == 3 * 400).all() and (board["total_params"] >= board["params"]).all()

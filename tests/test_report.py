@@ -155,7 +155,7 @@ def test_report_screenshot_is_not_blank(report, tmp_path):
     assert float(pixels[..., :3].std()) > 0.01, "the screenshot is a single flat colour"
 
 
-# --- a grid study: no history, no test set -------------------------------------------------------
+# --- a grid study: training curves only, no confusion matrix -------------------------------------------------------
 
 
 def test_grid_study_report_says_test_details_are_missing(grid_study, tmp_path):
@@ -163,8 +163,8 @@ def test_grid_study_report_says_test_details_are_missing(grid_study, tmp_path):
     text = page.read_text(encoding="utf-8")
     assert "Test-set details" in text and "not available" in text
     assert "cnn-search best report-grid -o best.json &amp;&amp; cnn-search train --from best.json" in text
-    assert "No per-epoch history" in text
-    assert not (tmp_path / "out" / figures.LEARNING_CURVES).exists()
+    assert "the first fold" in text and "training metrics" in text  # GridSearchCV validates at the end only
+    assert_png(tmp_path / "out" / figures.LEARNING_CURVES)
     assert not (tmp_path / "out" / figures.CONFUSION_MATRIX).exists()
     for name in (figures.ACCURACY_VS_TIME, figures.ACCURACY_VS_PARAMS, figures.OPTIMIZATION_HISTORY):
         assert_png(tmp_path / "out" / name)
@@ -179,7 +179,7 @@ def test_rewriting_removes_figures_the_new_report_lacks(optuna_study, grid_study
     write_report(optuna_study, out)
     assert (out / figures.CONFUSION_MATRIX).exists()
     write_report(grid_study, out)
-    assert not (out / figures.CONFUSION_MATRIX).exists() and not (out / figures.LEARNING_CURVES).exists()
+    assert not (out / figures.CONFUSION_MATRIX).exists(), "a grid study has no confusion matrix"
 
 
 def test_unknown_metric_or_grouping_is_refused(grid_study, tmp_path):

@@ -11,6 +11,7 @@ import time
 import optuna
 from optuna.trial import TrialState
 
+from search.compat import study_storage
 from search.engines import load_existing_study
 
 
@@ -53,7 +54,7 @@ def test_ctrl_c_stops_cleanly_and_resume_retries_the_interrupted_trial(tmp_path,
 
     resumed = subprocess.run(cli(*args), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
-    study = optuna.load_study(study_name="interrupt", storage=study._storage)
+    study = optuna.load_study(study_name="interrupt", storage=study_storage(study))
     finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
     assert len(finished) == 3, "exactly the requested trials, none lost or duplicated"
     retries = [t for t in study.trials if t.user_attrs.get("retry_of") == failed[0].number]

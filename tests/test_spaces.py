@@ -140,7 +140,7 @@ MALFORMED = {
     "budget no point meets": (
         'study = "s"\nvariant = "grid50k"\nengine = "grid"\nmax_params = 1000\n'
         '[search]\nkernel = [3, 5]\n[validation]\nmethod = "kfold"\n',
-        ["max_params: no configuration of the space fits max_params=1000 (smallest has 47,582 params)"],
+        ["max_params: no configuration of the space fits max_params=1000 (smallest has 47,582 trainable params)"],
     ),
     "invalid TOML": (
         HEAD + "[search]\nkernel = [3, 5\n",
@@ -153,6 +153,34 @@ MALFORMED = {
     "unknown precision": (
         HEAD + '[search]\nkernel = [3, 5]\n' + TRIALS + '[training]\nprecision = "fp8"\n',
         ["training.precision: ", "'mixed_float16'", "'fp8'"],
+    ),
+    "per-optimizer rate for an unknown optimizer": (
+        HEAD + '[fixed]\nlearning_rate = { adadelta = 1.0, adamax = 0.002 }\n[search]\noptimizer = ["adadelta"]\n'
+        + TRIALS,
+        ["fixed.learning_rate.adamax: 'adamax' is not an optimizer", "adadelta"],
+    ),
+    "per-optimizer rate out of range": (
+        HEAD + '[fixed]\nlearning_rate = { adadelta = 50.0 }\n[search]\noptimizer = ["adadelta"]\n' + TRIALS,
+        ["fixed.learning_rate.adadelta: hyperparameter 'learning_rate' = 50.0 is not allowed"],
+    ),
+    "condition on a later entry": (
+        HEAD + '[search]\nfilters_3 = { type = "int", low = 8, high = 64, when = { blocks = [3] } }\n'
+        'blocks = [2, 3]\n' + TRIALS,
+        ["search.filters_3.when.blocks: ", "listed before it"],
+    ),
+    "condition with a value the hyperparameter cannot take": (
+        HEAD + '[search]\nblocks = [2, 3]\nfilters_3 = { type = "int", low = 8, high = 64, when = { blocks = [9] } }\n'
+        + TRIALS,
+        ["search.filters_3.when.blocks: ", "9 is not allowed"],
+    ),
+    "condition in a grid": (
+        HEAD + '[search]\nblocks = [2, 3]\n'
+        'kernel = { type = "categorical", choices = [3, 5], when = { blocks = [3] } }\n[optuna]\nsampler = "grid"\n',
+        ["search.kernel.when: ", "every combination"],
+    ),
+    "unknown budget kind": (
+        HEAD + 'budget_counts = "weights"\n[search]\nkernel = [3, 5]\n' + TRIALS,
+        ["budget_counts: ", "'trainable'", "'total'"],
     ),
     "early stopping with GridSearchCV": (
         'study = "s"\nvariant = "grid50k"\nengine = "grid"\n[search]\nkernel = [3, 5]\n'
@@ -301,7 +329,7 @@ def test_param_counter_caches_by_architecture():
     counter = ParamCounter()
     first = counter.count("grid50k", {"optimizer": "adam", "dropout_rate": 0.2})
     again = counter.count("grid50k", {"optimizer": "sgd", "dropout_rate": 0.4, "learning_rate": 0.1})
-    assert first == again == 47582
+    assert first.trainable == again.trainable == 47582
     assert counter.builds == 1
     counter.count("grid50k", {"kernel": 5})
     assert counter.builds == 2
@@ -332,6 +360,49 @@ def test_budget_probe_of_ranges():
                                             "blocks": {"type": "int", "low": 1, "high": 2}},
                                  "optuna": {"n_trials": 5}})
     with pytest.raises(ConfigError, match=r"^p: no configuration of the space fits max_params=2000 "
-                                          r"\(smallest of the \d+ probed has [\d,]+ params\)$"):
+                                          r"\(smallest of the \d+ probed has [\d,]+ trainable params\)$"):
         check_feasible(tight)
     check_feasible(tight.model_copy(update={"max_params": 20000}))
+
+
+def test_a_per_optimizer_learning_rate_table_gives_each_optimizer_its_rate():
+    space = validate_space_dict({"study": "s", "variant": "grid50k", "engine": "grid",
+                                 "fixed": {"learning_rate": {"Adadelta": 1.0}},
+                                 "search": {"optimizer": ["adadelta", "nadam"]}})
+    assert space.fixed["learning_rate"] == {"adadelta": 1.0}
+    rates = {p["optimizer"]: space.split_params(p)[1]["learning_rate"] for p in space.grid_points()}
+    assert rates == {"adadelta": 1.0, "nadam": None}, "an optimizer the table leaves out keeps its default"
+
+
+def test_conditional_entries_are_sampled_only_where_they_apply():
+    space = validate_space_dict({"study": "s", "variant": "cnn", "optuna": {"n_trials": 40},
+                                 "search": {"blocks": [2, 3],
+                                            "filters_3": {"type": "int", "low": 8, "high": 64,
+                                                          "when": {"blocks": [3]}}}})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    seen = set()
+    for _ in range(40):
+        trial = study.ask()
+        point = space.suggest(trial)
+        seen.add(point["blocks"])
+        assert ("filters_3" in trial.params) == (point["blocks"] == 3), trial.params
+        study.tell(trial, 0.5)
+    assert seen == {2, 3}
+
+
+def test_budget_counts_total_parameters_when_asked():
+    from search.spaces.budget import check_budget
+
+    base = {"study": "s", "variant": "cnn", "max_params": 10_000, "optuna": {"n_trials": 1},
+            "fixed": {"blocks": 1, "filters_1": 64, "batch_norm": True, "head": "gap", "dense_units": 0},
+            "search": {"kernel": [3]}}
+    trainable = validate_space_dict(base)
+    total = validate_space_dict({**base, "budget_counts": "total"})
+    counter = ParamCounter()
+    hparams = trainable.split_params({"kernel": 3})[1]
+    fits = check_budget(trainable, counter, "cnn", hparams)
+    assert fits.status is None and fits.count.total - fits.count.trainable == 2 * 64, "BN's moving mean and var"
+    tight = validate_space_dict({**base, "budget_counts": "total", "max_params": fits.count.trainable})
+    over = check_budget(tight, counter, "cnn", hparams)
+    assert over.status == "over_budget" and over.excess == 2 * 64 and "total params" in over.reason
+    assert check_budget(total, counter, "cnn", hparams).status is None

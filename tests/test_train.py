@@ -22,6 +22,7 @@ def grid50k_run(tmp_path_factory, data_dir):
     return out
 
 
+@pytest.mark.smoke
 def test_train_writes_every_artifact(grid50k_run):
     for name in ARTIFACTS:
         path = grid50k_run / name
@@ -33,7 +34,10 @@ def test_metrics_record_the_run(grid50k_run):
     m = json.loads((grid50k_run / "metrics.json").read_text())
     assert m["variant"] == "grid50k" and m["params"] == 47_582
     assert m["hparams"] == {"activation": "relu", "dropout_rate": 0.2, "kernel": 3, "optimizer": "nadam",
-                            "learning_rate": None}
+                            "learning_rate": None, "lr_schedule": "constant", "warmup": 0.1, "weight_decay": None,
+                            "label_smoothing": 0.0}
+    assert m["recipe"]["learning_rate"] == 0.002, "seed 001's Keras: 'Nadam' meant a rate of 0.002"
+    assert m["total_params"] == 47_582 and m["kept_epoch"] == 2 and m["image_epochs"] == 2 * 2400
     assert (m["epochs"], m["batch_size"], m["seed"]) == (2, 32, 3)
     assert (m["data"]["n_train"], m["data"]["n_val"], m["data"]["n_test"]) == (2400, 600, 10_000)
     assert m["test"]["accuracy"] > 0.6, "far above the 0.1 of chance"
@@ -84,10 +88,12 @@ def tiny_data(data_dir):
 
 
 def test_test_scores_from_predictions_equal_keras_evaluate(tiny_data):
+    from search.data import fit_normalization
     from search.training.trainer import test_scores
     from search.zoo import build_model
 
-    model = build_model("cnn", {"blocks": 1, "dense_units": 16})
+    model = build_model("cnn", {"blocks": 1, "dense_units": 16},
+                        normalization=fit_normalization("scale", tiny_data.x_train))
     model.fit(tiny_data.x_train, tiny_data.y_train, epochs=1, batch_size=64, verbose=0)
     loss, accuracy = model.evaluate(tiny_data.x_test, tiny_data.y_test, batch_size=512, verbose=0)
     ours = test_scores(tiny_data.y_test, model.predict(tiny_data.x_test, batch_size=512, verbose=0))
@@ -115,7 +121,7 @@ def test_speed_settings_train_the_same_model(tiny_data):
     assert batched.metrics["val"]["accuracy"] == pytest.approx(plain.metrics["val"]["accuracy"], abs=0.02)
     bf16 = train(TrainConfig(**{**config.__dict__, "fit": FitOptions(precision="mixed_bfloat16")}),
                  dataset=tiny_data, verbose=False)
-    assert bf16.model.layers[0].dtype_policy.name == "mixed_bfloat16"
+    assert bf16.model.layers[-1].layers[1].dtype_policy.name == "mixed_bfloat16"
     assert keras.config.dtype_policy().name == "float32", "the global policy is restored"
     assert bf16.metrics["fit_options"]["precision"] == "mixed_bfloat16" and bf16.metrics["test"]["accuracy"] > 0.3
 
@@ -130,3 +136,82 @@ def test_jit_compile_really_uses_xla_and_later_runs_are_deterministic_again(tiny
     first, second = (train(config, dataset=tiny_data, verbose=False) for _ in range(2))
     assert first.metrics["deterministic_ops"] is True
     assert first.metrics["val"] == second.metrics["val"], "the same seed gives the same run again"
+
+
+def test_optimizer_names_take_the_rate_of_the_keras_the_seed_ran():
+    from search.zoo import build_model
+
+    def rate(variant, hparams):
+        return float(build_model(variant, hparams).optimizer.learning_rate)
+
+    # seed 001 compiled 'Adadelta' on TensorFlow 1.x's Keras (rate 1.0); Keras 3's default is 0.001
+    assert rate("grid50k", {"optimizer": "adadelta"}) == pytest.approx(1.0)
+    assert rate("grid50k", {"optimizer": "nadam"}) == pytest.approx(0.002)
+    assert rate("grid50k", {"optimizer": "adadelta", "learning_rate": 0.5}) == pytest.approx(0.5)
+    assert rate("cnn", {"optimizer": "adadelta"}) == pytest.approx(0.001), "not a seed's model: Keras 3's"
+
+
+def test_early_stopped_run_reports_the_epoch_whose_weights_it_keeps(tiny_data):
+    import keras
+
+    from search.training import FitOptions
+
+    class SpoilSecondValidation(keras.callbacks.Callback):
+        """Zeroes the weights just before the 2nd epoch's validation: that epoch scores at chance."""
+
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_test_begin(self, logs=None):
+            if self.epoch == 1:
+                self.model.set_weights([np.zeros_like(w) for w in self.model.get_weights()])
+
+    config = TrainConfig("cnn", {"blocks": 1, "dense_units": 16}, epochs=6, batch_size=64,
+                         fit=FitOptions(early_stopping_patience=1))
+    run = train(config, dataset=tiny_data, verbose=False, callbacks=[SpoilSecondValidation()])
+    m, history = run.metrics, run.history
+    assert m["epochs_run"] == 2 and m["kept_epoch"] == 1
+    assert history["val_accuracy"][1] < 0.2 < history["val_accuracy"][0]
+    assert m["val"] == {"loss": history["val_loss"][0], "accuracy": history["val_accuracy"][0]}
+    assert m["train"]["accuracy"] == history["accuracy"][0]
+    # zeroed weights predict one class (0.1 of the test set); the restored epoch-1 weights score like epoch 1
+    assert m["test"]["accuracy"] > 0.2 and abs(m["test"]["accuracy"] - m["val"]["accuracy"]) < 0.1
+
+
+def test_the_saved_model_predicts_from_raw_pixels(tmp_path, data_dir):
+    import keras
+
+    from search.data import load_raw
+    from search.training import write_run
+
+    config = TrainConfig("cnn", {"blocks": 1, "filters_1": 8, "dense_units": 16}, epochs=1, batch_size=64,
+                         data=DataOptions(subset=1000, normalize="standardize"))
+    result = train(config, data_dir=data_dir, verbose=False)
+    write_run(result, tmp_path)
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    raw = load_raw(data_dir)  # the official test images as decoded from the IDX file: uint8, 0-255
+    pixels = raw.x_test[..., None]
+    predicted = np.argmax(model.predict(pixels, batch_size=1024, verbose=0), axis=1)
+    assert np.array_equal(predicted, result.y_pred)
+    assert np.mean(predicted == raw.y_test) == pytest.approx(result.metrics["test"]["accuracy"])
+    norm = result.metrics["data"]["normalization"]
+    assert (norm["method"], norm["fitted_on"], norm["n_fit"]) == ("standardize", "train", 800)
+    assert norm["constant_pixels"] > 0, "800 images leave some always-black pixels: they must not blow up"
+
+
+def test_evaluate_test_false_leaves_no_test_figures_and_skips_the_test_pass(tiny_data, monkeypatch):
+    import keras
+
+    predicted = []
+    original = keras.Model.predict
+    monkeypatch.setattr(keras.Model, "predict", lambda self, x, **kw: predicted.append(len(x)) or original(
+        self, x, **kw))
+    config = TrainConfig("cnn", {"blocks": 1, "dense_units": 16}, epochs=1, batch_size=128, evaluate_test=False)
+    run = train(config, dataset=tiny_data, verbose=False)
+    assert run.metrics["test"] is None and run.metrics["test_confusion_matrix"] is None and run.y_pred is None
+    assert predicted == [], "no pass over the test set"
+    assert run.metrics["val"]["accuracy"] > 0.2

@@ -19,6 +19,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from search.compat import study_storage, trial_id
 from search.engines import Heartbeat, open_storage, open_study
 from search.engines.heartbeat import beating
 from search.engines.queue import claim, planned_params, top_up
@@ -119,6 +120,7 @@ def test_workers_share_a_grid_and_a_killed_workers_trial_is_retried_once(kind, w
         assert "cnn:***@127.0.0.1" in stdout + stderr
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("kind", ["journal", "postgres"])
 def test_a_silent_heartbeat_fails_the_trial_and_queues_one_retry(kind, tmp_path, request):
     url = request.getfixturevalue("pg_url") if kind == "postgres" else str(tmp_path / "hb.journal")
@@ -129,7 +131,7 @@ def test_a_silent_heartbeat_fails_the_trial_and_queues_one_retry(kind, tmp_path,
     assert top_up(study, space) == 2
     trial = claim(study)  # a worker on another host claims a trial ...
     trial.set_user_attr(WORKER_ATTR, "another-host:4242")
-    with beating(study._storage, trial._trial_id):
+    with beating(study_storage(study), trial_id(trial)):
         time.sleep(3.0)  # longer than the grace period, but beating
         assert recover(study) == [], "a beating trial is alive"
     peer = open_study(space, open_storage(url, "hb", tmp_path, beat))  # ... and a second worker watches
@@ -254,6 +256,7 @@ def test_worker_usage_errors_are_one_line(args, message, tmp_path):
     assert not list(tmp_path.iterdir()), "nothing written"
 
 
+@pytest.mark.smoke
 def test_a_wrong_database_password_is_one_line_and_never_printed(pg_url, tmp_path):
     from pgserver import PASSWORD
 
@@ -265,6 +268,22 @@ def test_a_wrong_database_password_is_one_line_and_never_printed(pg_url, tmp_pat
     assert "password authentication failed" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.smoke
+@pytest.mark.parametrize("url,hides,message", [
+    ("postgresql+psycopg2://cnn:S3cret@127.0.0.1:1/db", None, "the database driver module 'psycopg2' cannot be"),
+    ("postgresql://cnn:S3cret@127.0.0.1:1/db", "psycopg", "module 'psycopg' cannot be imported (pip install"),
+])
+def test_a_missing_database_driver_is_named(url, hides, message, tmp_path, monkeypatch):
+    from search.errors import ConfigError
+
+    if hides:  # a bare postgresql:// URL must look for psycopg 3, whatever SQLAlchemy's default driver
+        monkeypatch.setitem(sys.modules, hides, None)
+    with pytest.raises(ConfigError) as caught:
+        open_storage(url, "driver", tmp_path)
+    assert message in str(caught.value) and "S3cret" not in str(caught.value)
+
+
+@pytest.mark.smoke
 def test_a_trial_failed_by_another_worker_mid_run_is_dropped_and_its_retry_counts(tmp_path):
     from search.engines.loop import work
     from search.engines.recovery import fail_and_retry

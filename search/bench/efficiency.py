@@ -5,7 +5,7 @@ model under 50,000 parameters than the grid, with a fraction of its compute.
 Both space files run through the public runner (``resolve_space`` +
 ``run_search``) with the same subset and epochs, and each search is charged
 for the epochs it actually trained, read from the trial records (the fields
-documented in ``search/engines/records.py``): a completed trial trained
+documented in ``search/records.py``): a completed trial trained
 ``len(history)`` (else ``epochs``) epochs per run times ``n`` runs (folds or
 repeats); a pruned one ``pruned_at_epoch``; one skipped for the budget none.
 
@@ -106,7 +106,7 @@ def run_one(path: Path, settings: BenchSettings, results_dir: Path,
 def trial_epochs(attrs: dict[str, Any]) -> int:
     """Epochs a trial actually trained, over all its runs (folds x repeats), from its record."""
     status = attrs.get("status")
-    history = attrs.get("history") or []
+    history = (attrs.get("histories") or [[]])[0]
     if status == "complete":
         per_run = len(history) or int(attrs.get("epochs") or 0)
         return per_run * int(attrs.get("n") or 1)
@@ -149,7 +149,9 @@ def _outcome(study: Any, space: Any, name: str, wall: float, started: float,
                              durations or None)
     spec = best_spec(study)
     test, source, final_epochs = spec.metrics.get("test_accuracy"), "search trial", 0
-    if test is None:
+    # A grid point's test figure is its fold models' mean; what the grid hands off is one model
+    # retrained on the holdout split, as the Optuna trial was trained, so that is what is compared.
+    if test is None or space.engine == "grid":
         test, final_epochs = _final_run(spec, settings)
         source = "final run of the chosen configuration (best_spec -> train_config -> train)"
     return SearchOutcome(space.engine, spec.variant, name, wall, total, round(total * per_run_images), epochs_to_best,

@@ -99,7 +99,10 @@ class _Contenders:
         self.tmp = Path(tempfile.gettempdir())
         self.profiler = PhaseProfiler()
         self.determinism = _determinism_switch(keras.backend.backend())
-        self.x_trainval, self.y_trainval = dataset.x_trainval, dataset.y_trainval  # the notebook has them ready
+        # The notebook has its arrays ready, scaled by hand (x / 255); the engines get the raw pixels
+        # and normalise inside the model, as every run of theirs does.
+        self.bare_data = scaled(dataset)
+        self.x_trainval, self.y_trainval = self.bare_data.x_trainval, self.bare_data.y_trainval
 
     def names(self) -> list[str]:
         """The contenders, in the order of the first round."""
@@ -126,9 +129,10 @@ class _Contenders:
         self._fresh()
         model = build_model(self.s.variant, self.hparams)
         n = min(len(self.data.y_train), 4 * self.batch_size)
-        model.fit(self.data.x_train[:n], self.data.y_train[:n], epochs=1, batch_size=self.batch_size, verbose=0)
-        model.evaluate(self.data.x_val, self.data.y_val, batch_size=EVAL_BATCH, verbose=0)
-        model.predict(self.data.x_val, batch_size=self.batch_size, verbose=0)
+        d = self.bare_data
+        model.fit(d.x_train[:n], d.y_train[:n], epochs=1, batch_size=self.batch_size, verbose=0)
+        model.evaluate(d.x_val, d.y_val, batch_size=EVAL_BATCH, verbose=0)
+        model.predict(d.x_val, batch_size=self.batch_size, verbose=0)
         self._fresh()
 
     # --- contenders ------------------------------------------------------------------------------
@@ -139,7 +143,7 @@ class _Contenders:
 
         if self.determinism:
             self.determinism(deterministic)
-        keras, d = self.keras, self.data
+        keras, d = self.keras, self.bare_data
         keras.utils.set_random_seed(self.s.seed)
         model = build_model(self.s.variant, self.hparams)
         clock = epoch_clock()
@@ -162,7 +166,7 @@ class _Contenders:
         storage = open_storage(None, space.study, self.tmp)
         study = run_optuna(space, TimedStorage(storage, self.profiler), self.data, ParamCounter(), callbacks=[])
         trial = _only_complete_trial(study)
-        history = trial.user_attrs.get("history") or []
+        history = (trial.user_attrs.get("histories") or [[]])[0]
         return trial.value, [float(h["epoch_time_s"]) for h in history if "epoch_time_s" in h]
 
     def bare_kfold(self, round_: int) -> tuple[float | None, list[float]]:
@@ -298,3 +302,11 @@ def _phase_medians(runs: list[Run]) -> dict[str, float]:
     out = {p: median([r.phases.get(p, 0.0) for r in runs]) for p in names}
     out["other"] = median([r.seconds - sum(r.phases.values()) for r in runs])
     return out
+
+
+def scaled(dataset: Any) -> Any:
+    """``dataset`` with its images divided by 255, as a notebook prepares them before ``fit``."""
+    import dataclasses
+
+    return dataclasses.replace(dataset, x_train=dataset.x_train / 255.0, x_val=dataset.x_val / 255.0,
+                               x_test=dataset.x_test / 255.0)

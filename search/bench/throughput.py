@@ -119,13 +119,15 @@ class VariantBench:
                  eval_batch: int = EVAL_BATCH, seconds: float = 3.0, seed: int = 0) -> None:
         import keras
 
+        from ..data import fit_normalization
         from ..zoo import build_model, get_variant, trainable_params
 
         variant = get_variant(name)
         bs = batch_size or variant.batch_size
         keras.utils.set_random_seed(seed)
         start = time.perf_counter()
-        self.model = model = build_model(name, variant.resolve({}))
+        # As every run trains it: raw pixels in, the x/255 scaling inside the model.
+        self.model = model = build_model(name, variant.resolve({}), normalization=fit_normalization("scale", x))
         # Training: trace on one batch, probe the speed on another, size the timed epochs from it.
         model.fit(*_cycle(x, y, bs), epochs=1, batch_size=bs, shuffle=False, verbose=0)
         clock = epoch_clock()

@@ -12,7 +12,6 @@ the same trials, so the ratios to K = 1 compare like with like.
 
 from __future__ import annotations
 
-import math
 import subprocess
 import tempfile
 import time
@@ -87,8 +86,7 @@ def _measure(settings: BenchSettings, workers: int, gpu: bool) -> dict[str, Any]
             raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
         study = optuna.load_study(study_name="bench-workers", storage=open_storage(None, "bench-workers", tmp))
         trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    n_train = settings.subset - math.ceil(settings.subset * 0.2)  # the space's default 20 % validation split
-    runs = [{"images": n_train * len(t.user_attrs["history"]), "seconds": t.user_attrs["training_time_s"],
+    runs = [{"images": t.user_attrs["image_epochs"], "seconds": t.user_attrs["training_time_s"],
              "start": t.datetime_start.timestamp(), "end": t.datetime_complete.timestamp()} for t in trials]
     return {"wall": wall, "runs": runs, "trials": len(trials)}
 

@@ -28,6 +28,8 @@ def register(sub: Any) -> None:
     add_study_args(best)
     best.add_argument("--metric", choices=METRIC_NAMES, default="val_accuracy", help="rank by")
     best.add_argument("-o", "--output", type=Path, default=Path("best.json"), help="spec file to write")
+    best.add_argument("--allow-test-set-leak", action="store_true",
+                      help="let --metric test_accuracy/test_loss choose (the test score is then optimistic)")
     best.set_defaults(handler=cmd_best)
 
     report = sub.add_parser("report", help="write a static HTML report of a study")
@@ -68,7 +70,7 @@ def cmd_best(args: argparse.Namespace) -> int:
     from ..handoff import best_spec, write_best
 
     study = load_existing_study(args.study, args.storage, args.results_dir)
-    spec = best_spec(study, metric=args.metric, storage_url=args.storage)
+    spec = best_spec(study, metric=args.metric, storage_url=args.storage, allow_test_set_leak=args.allow_test_set_leak)
     path = write_best(spec, args.output)
     print(f"{spec.variant} from trial {spec.source['trial']} ({spec.params:,} params, val accuracy "
           f"{spec.metrics['val_accuracy']:.4f}) written to {path}; retrain with: cnn-search train --from {path}")

@@ -8,7 +8,6 @@ from search.data.cache import CACHE_ENV, RawData, cache_dir, clear_memo, load_ra
 from search.data.dataset import (
     CLASS_NAMES,
     MIN_PER_CLASS,
-    NORMALIZATIONS,
     DataOptions,
     Dataset,
     load_dataset,
@@ -17,6 +16,7 @@ from search.data.dataset import (
 )
 from search.data.fetch import DATA_ENV, FILES, MIRROR, file_md5, keras_cache_dir, locate, verify
 from search.data.idx import read_idx
+from search.data.normalization import NORMALIZATIONS, PixelNormalization, fit_normalization
 
 __all__ = [
     "CACHE_ENV",
@@ -28,10 +28,12 @@ __all__ = [
     "NORMALIZATIONS",
     "DataOptions",
     "Dataset",
+    "PixelNormalization",
     "RawData",
     "cache_dir",
     "clear_memo",
     "file_md5",
+    "fit_normalization",
     "keras_cache_dir",
     "load_dataset",
     "load_raw",

@@ -1,21 +1,25 @@
-"""Turn the raw arrays into model-ready splits: class filter, subsets, split, normalization.
+"""Turn the raw arrays into splits: class filter, subsets, stratified train/validation split.
 
-The test set is only ever filtered and (for quick tests) subset with a fixed
-seed; it is never used to fit normalization statistics, to pick the
-validation split or for training, and it does not change with ``seed``,
-``subset`` or ``val_fraction``, so every run is scored on the same images.
+Images stay raw pixel values (0-255, as float32): normalisation is fitted on
+each run's training images and applied inside the model (see
+:mod:`search.data.normalization`). The test set is only ever filtered and (for
+quick tests) subset with a fixed seed; it is never used to fit normalization
+statistics, to pick the validation split or for training, and it does not
+change with ``seed``, ``subset`` or ``val_fraction``, so every run is scored on
+the same images.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from search.data.cache import RawData, load_raw
+from search.data.normalization import NORMALIZATIONS
 from search.errors import ConfigError
 
 CLASS_NAMES = (  # fmt: skip
@@ -31,12 +35,10 @@ CLASS_NAMES = (  # fmt: skip
     "Ankle boot",
 )
 
-NORMALIZATIONS = ("scale", "standardize")
 #: Fewest training images per class a ``subset`` may leave (so a stratified
 #: validation split still has every class in it).
 MIN_PER_CLASS = 10
 _TEST_SUBSET_SEED = 0  # fixed: the test set must not depend on options.seed
-_EPSILON = 1e-7
 
 
 def _is_int(value: Any) -> bool:
@@ -82,7 +84,10 @@ class DataOptions:
 
 @dataclass
 class Dataset:
-    """Normalized float32 images shaped (N, 28, 28, 1) and int64 labels for train/val/test."""
+    """Raw float32 pixel values (0-255) shaped (N, 28, 28, 1) and int64 labels for train/val/test.
+
+    ``options.normalize`` says how a model trained on it normalises its inputs.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -92,7 +97,6 @@ class Dataset:
     y_test: np.ndarray
     class_names: tuple[str, ...]
     options: DataOptions
-    normalization: dict[str, Any] = field(default_factory=dict)
 
     @property
     def x_trainval(self) -> np.ndarray:
@@ -133,7 +137,7 @@ def stratified_indices(y: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def prepare(raw: RawData, options: DataOptions) -> Dataset:
-    """Filter classes, subset, split train/val (stratified, seeded) and normalize."""
+    """Filter classes, subset and split train/val (stratified, seeded)."""
     k = options.num_classes
     train_idx = np.flatnonzero(raw.y_train < k)
     test_idx = np.flatnonzero(raw.y_test < k)
@@ -171,21 +175,6 @@ def prepare(raw: RawData, options: DataOptions) -> Dataset:
         _to_float(raw.x_train, val_idx),
         _to_float(raw.x_test, test_idx),
     )
-    normalization: dict[str, Any] = {"method": options.normalize, "divisor": 255.0}
-    if options.normalize == "standardize":
-        # Statistics from the training split only: fitting them on val or test would leak.
-        mean, std = _pixel_stats(raw.x_train, fit_idx)
-        # A pixel constant over the training split (an always-black corner in a small
-        # subset) would divide val/test values by 1e-7; dividing by 1 keeps them sane.
-        constant = std == 0
-        std = np.where(constant, 1.0, std) + _EPSILON
-        for x in (x_fit, x_val, x_test):
-            x -= mean.astype(np.float32)
-            x /= std.astype(np.float32)
-        normalization.update(
-            fitted_on="train", n_fit=len(fit_idx), epsilon=_EPSILON, constant_pixels=int(constant.sum())
-        )
-
     return Dataset(
         x_train=x_fit,
         y_train=raw.y_train[fit_idx].astype(np.int64),
@@ -195,30 +184,12 @@ def prepare(raw: RawData, options: DataOptions) -> Dataset:
         y_test=raw.y_test[test_idx].astype(np.int64),
         class_names=CLASS_NAMES[:k],
         options=options,
-        normalization=normalization,
     )
 
 
-def _pixel_stats(x: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pixel mean and (population) std of ``x[idx] / 255``, shaped (28, 28, 1).
-
-    Summed exactly in int64 on the uint8 data: faster than float reductions over
-    the float32 copy and free of rounding error.
-    """
-    flat = x[idx].reshape(len(idx), -1).astype(np.int64)
-    n = len(idx)
-    s1 = flat.sum(axis=0)
-    s2 = np.einsum("ij,ij->j", flat, flat)
-    var = (n * s2 - s1 * s1) / (float(n) * n * 255.0**2)  # n * s2 - s1**2 is exact and >= 0
-    shape = (*x.shape[1:], 1)
-    return (s1 / (n * 255.0)).reshape(shape), np.sqrt(var).reshape(shape)
-
-
 def _to_float(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Gather ``x[idx]`` as float32 in [0, 1] with a trailing channel axis."""
-    out = x[idx].astype(np.float32)
-    out /= 255.0
-    return out[..., np.newaxis]
+    """Gather ``x[idx]`` as float32 pixel values (0-255) with a trailing channel axis."""
+    return x[idx].astype(np.float32)[..., np.newaxis]
 
 
 def load_dataset(

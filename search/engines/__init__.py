@@ -1,9 +1,9 @@
 """Search engines: GridSearchCV over scikeras, and Optuna studies, on one storage and one queue."""
 
+from ..records import FIELDS
 from .driver import make_objective, run_grid, run_optuna, run_study
 from .grid_engine import StratifiedKerasClassifier
 from .heartbeat import Heartbeat
-from .records import FIELDS
 from .storage import describe_storage, load_existing_study, mask_url, open_storage
 from .study import finished_trials, open_study, stored_space, target_trials
 

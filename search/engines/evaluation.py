@@ -20,7 +20,11 @@ from ..training import FitOptions, TrainConfig, release_memory, train
 
 
 def fold_datasets(dataset: Dataset, folds: int, seed: int) -> Iterator[Dataset]:
-    """Stratified k-fold splits of train+validation; the test set is untouched."""
+    """Stratified k-fold splits of train+validation; the test set is untouched.
+
+    The images stay raw: each run fits its normalisation on its own fold's
+    training part, so no statistic ever includes the fold it is scored on.
+    """
     x, y = dataset.x_trainval, dataset.y_trainval
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train_idx, val_idx in splitter.split(np.zeros((len(y), 1)), y):
@@ -42,27 +46,30 @@ def evaluate_configuration(
     first_run_callbacks: Sequence[keras.callbacks.Callback] = (),
     callbacks: Sequence[keras.callbacks.Callback] = (),
     fit: FitOptions | None = None,
-) -> tuple[list[dict[str, Any]], list[dict[str, float]]]:
-    """Train every (repeat, fold) run; return their metrics and the first run's history.
+    evaluate_test: bool = True,
+) -> list[dict[str, Any]]:
+    """Train every (repeat, fold) run; return their metrics, each with its ``history``.
 
     ``first_run_callbacks`` (the pruner's) watch only the first run: later runs
     of a configuration that survived it are not cut short. ``callbacks`` watch
     every run. Keras state is released between runs; the caller releases it
-    after the last (the engines do, once per trial).
+    after the last (the engines do, once per trial). An exception that stops a
+    run carries ``image_epochs``, the training this configuration consumed.
     """
     runs: list[dict[str, Any]] = []
-    history: list[dict[str, float]] = []
     splits = [dataset] if method == "holdout" else list(fold_datasets(dataset, folds, seed))
     for repeat in range(repeats):
         for data in splits:
             if runs:  # between runs only: the caller releases after the last (a release costs ~0.3 s)
                 release_memory()
             config = TrainConfig(variant, hparams, epochs=epochs, batch_size=batch_size, seed=seed + repeat,
-                                 fit=fit or FitOptions())
+                                 fit=fit or FitOptions(), evaluate_test=evaluate_test)
             watchers = [*callbacks, *(first_run_callbacks if not runs else ())]
-            result = train(config, dataset=data, verbose=False, callbacks=watchers)
-            runs.append(result.metrics)
-            if not history:
-                history = result.history.to_dict(orient="records")
+            try:
+                result = train(config, dataset=data, verbose=False, callbacks=watchers)
+            except Exception as exc:
+                exc.image_epochs = getattr(exc, "image_epochs", 0) + sum(r["image_epochs"] for r in runs)
+                raise
+            runs.append({**result.metrics, "history": result.history.to_dict(orient="records")})
             del result
-    return runs, history
+    return runs

@@ -15,17 +15,17 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import optuna
 from optuna.storages import BaseStorage, JournalStorage
-from optuna.storages._heartbeat import BaseHeartbeat
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
+
+from ..compat import BaseHeartbeat, HeartbeatStorage, StaleCallback
+from ..compat import trial_id as storage_id
 
 HEARTBEAT_ATTR = "cnn_search:heartbeat"
-
-StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 _log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Heartbeat:
         return self.interval * self.grace_factor
 
 
-class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
+class HeartbeatJournalStorage(JournalStorage, HeartbeatStorage):
     """Optuna's journal storage with the heartbeat protocol of its RDB storage.
 
     Beats are wall-clock times written by the worker and compared with the
@@ -62,13 +62,13 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
     def record_heartbeat(self, trial_id: int) -> None:
         self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
 
-    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+    def find_stale_trial_ids(self, study_id: int) -> list[int]:
         now = time.time()
         stale = []
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
             beat = trial.system_attrs.get(HEARTBEAT_ATTR)
             if beat is not None and now - float(beat) > self.heartbeat.grace:
-                stale.append(trial._trial_id)
+                stale.append(storage_id(trial))
         return stale
 
     def get_heartbeat_interval(self) -> int | None:

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import optuna
-from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from .. import interrupts
+from .. import interrupts, records
+from ..compat import UpdateFinishedTrialError, study_storage, trial_id
 from ..runtime import memory_usage
-from . import records
 from .heartbeat import beat_once, beating
 from .queue import claim, new_trial
 from .recovery import REASON_ATTR, WORKER_ATTR, fail_and_retry, recover, worker_id
@@ -91,7 +90,7 @@ def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
         if trial is not None:
             for key, attr in {WORKER_ATTR: worker_id(), **options.trial_attrs}.items():
                 trial.set_user_attr(key, attr)
-            beat_once(study._storage, trial._trial_id)
+            beat_once(study_storage(study), trial_id(trial))
     if interrupted:
         if trial is not None:
             _requeue(study, trial, "interrupted (Ctrl-C) before it started")
@@ -107,7 +106,7 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective) ->
     """
     value: float | None = None
     state = TrialState.FAIL
-    with beating(study._storage, trial._trial_id):
+    with beating(study_storage(study), trial_id(trial)):
         try:
             value = objective(trial)
             state = TrialState.COMPLETE
@@ -128,7 +127,7 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective) ->
 
 def _requeue(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     with _sigint_deferred():  # a second Ctrl-C must not cut the write that re-queues the trial
-        fail_and_retry(study, study._storage.get_trial(trial._trial_id), reason)
+        fail_and_retry(study, study_storage(study).get_trial(trial_id(trial)), reason)
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -155,7 +154,7 @@ def _finish(study: optuna.Study, trial: optuna.Trial, state: TrialState, value: 
         failure = ValueError(f"objective returned {value!r}, not a finite accuracy")
         _set_attrs(trial, {"status": records.STATUS_FAILED, REASON_ATTR: describe_failure(failure)})
         state, value = TrialState.FAIL, None
-    current = study._storage.get_trial(trial._trial_id)
+    current = study_storage(study).get_trial(trial_id(trial))
     if current.state.is_finished():
         # Another worker failed this trial (its heartbeat looked dead) and queued a retry;
         # the retry's result will count, this one cannot be recorded.

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from ..errors import ConfigError
+from .. import records
+from ..progress import TrialProgressSink
+from ..spaces.budget import check_budget
 from ..training import release_memory
-from . import records
+from ..training.progress import RunProgress
 from .evaluation import evaluate_configuration
 from .pruning import Diverged, DivergenceGuard, PruningCallback
 
@@ -33,42 +35,44 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         variant, hparams, epochs, batch_size = self.space.split_params(self.space.suggest(trial))
         set_attrs(trial, {"engine": "optuna", "variant": variant, "epochs": epochs, "batch_size": batch_size})
-        params = self._check_budget(trial, variant, hparams)
+        verdict = check_budget(self.space, self.counter, variant, hparams)
+        set_attrs(trial, verdict.attrs())
+        if verdict.status is not None:
+            set_attrs(trial, {"status": verdict.status, "reason": verdict.reason})
+            raise optuna.TrialPruned(verdict.reason)
         validation = self.space.validation
         try:
-            runs, history = evaluate_configuration(
+            runs = evaluate_configuration(
                 variant, hparams, epochs=epochs, batch_size=batch_size, dataset=self.dataset,
                 seed=self.space.seed, method=validation.method, folds=validation.folds,
                 repeats=validation.repeats, first_run_callbacks=self._pruning(trial),
-                callbacks=(DivergenceGuard(),), fit=self.space.fit_options(),
+                callbacks=(DivergenceGuard(), self._progress(trial, batch_size)), fit=self.space.fit_options(),
+                evaluate_test=validation.evaluate_test,
             )
         except Diverged as exc:
-            set_attrs(trial, {"status": records.STATUS_DIVERGED, "reason": str(exc)})
+            set_attrs(trial, {"status": records.STATUS_DIVERGED, "reason": str(exc), **_spent(exc)})
             raise
-        except optuna.TrialPruned:
-            trial.set_user_attr("status", records.STATUS_PRUNED)
+        except optuna.TrialPruned as exc:
+            set_attrs(trial, {"status": records.STATUS_PRUNED, **_spent(exc)})
             raise
         finally:
             release_memory()
-        summary = records.summarise_runs(runs)
-        set_attrs(trial, {"status": records.STATUS_COMPLETE, "params": params, **summary, "history": history})
+        summary = records.summarise_runs(runs, validation.method)
+        set_attrs(trial, {"status": records.STATUS_COMPLETE, **summary})
         return summary["val_accuracy"]
 
-    def _check_budget(self, trial: optuna.Trial, variant: str, hparams: dict[str, Any]) -> int:
-        try:
-            params = self.counter.count(variant, hparams)
-        except ConfigError as exc:
-            set_attrs(trial, {"status": records.STATUS_INVALID, "reason": str(exc)})
-            raise optuna.TrialPruned(str(exc)) from None
-        trial.set_user_attr("params", params)
-        budget = self.space.max_params
-        if budget is not None and params > budget:
-            trial.set_user_attr("status", records.STATUS_OVER_BUDGET)
-            raise optuna.TrialPruned(f"{params:,} params > max_params {budget:,}")
-        return params
+    def _progress(self, trial: optuna.Trial, batch_size: int) -> RunProgress:
+        validation = self.space.validation
+        runs = validation.repeats * (validation.folds if validation.method == "kfold" else 1)
+        return RunProgress(TrialProgressSink(trial), batch_size, runs)
 
     def _pruning(self, trial: optuna.Trial) -> list[PruningCallback]:
         return [] if self.space.optuna.pruner == "none" else [PruningCallback(trial)]
+
+
+def _spent(exc: BaseException) -> dict[str, Any]:
+    """The training a stopped trial consumed, which a search's compute total must include."""
+    return {"image_epochs": int(getattr(exc, "image_epochs", 0))}
 
 
 def set_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from ..compat import pop_waiting_trial_id
 from .study import FINISHED, TARGET_ATTR, target_trials
 
 if TYPE_CHECKING:
@@ -75,11 +76,11 @@ def claim(study: optuna.Study) -> optuna.Trial | None:
 
     This is what :meth:`optuna.Study.ask` does minus its fallback of creating
     a fresh trial when nothing is queued: that fallback is what would let
-    concurrent workers overshoot. The cache reset makes the sampler see the
-    trials other workers finished since this worker's last trial.
+    concurrent workers overshoot. Like ``ask`` it first drops the trial cache,
+    so the sampler sees the trials other workers finished since this
+    worker's last trial.
     """
-    study._thread_local.cached_all_trials = None
-    trial_id = study._pop_waiting_trial_id()
+    trial_id = pop_waiting_trial_id(study)
     return None if trial_id is None else optuna.Trial(study, trial_id)
 
 

@@ -18,10 +18,17 @@ import time
 from typing import Any
 
 import optuna
-from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
+from ..compat import (
+    UpdateFinishedTrialError,
+    heartbeat_grace_period,
+    is_heartbeat_enabled,
+    stale_trial_ids,
+    study_id,
+    study_storage,
+    trial_id,
+)
 from .heartbeat import HeartbeatJournalStorage
 from .queue import planned_params
 
@@ -59,15 +66,15 @@ def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str, **attrs
     Returns False when the trial had already finished (another worker failed
     it first, or its own worker finished it after all).
     """
-    storage = study._storage
+    storage = study_storage(study)
     try:
         for key, value in {REASON_ATTR: reason, INTERRUPTED_ATTR: True, **attrs}.items():
-            storage.set_trial_user_attr(trial._trial_id, key, value)
-        if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+            storage.set_trial_user_attr(trial_id(trial), key, value)
+        if not storage.set_trial_state_values(trial_id(trial), TrialState.FAIL):
             return False
     except UpdateFinishedTrialError:
         return False
-    retry_once(study, storage.get_trial(trial._trial_id))
+    retry_once(study, storage.get_trial(trial_id(trial)))
     return True
 
 
@@ -84,7 +91,7 @@ def _death(trial: FrozenTrial, stale: set[int], grace: int | None) -> str | None
     owner = trial.user_attrs.get(WORKER_ATTR)
     if owner is not None and _process_gone(owner):
         return f"worker {owner} died during the trial (its process is gone)"
-    if trial._trial_id in stale:
+    if trial_id(trial) in stale:
         return f"worker {owner or 'unknown'} stopped sending heartbeats (silent for more than {grace} s)"
     if owner is None and grace is not None and seconds_since(trial) > grace:
         return f"claimed by a worker that never started it (no heartbeat for {grace} s)"
@@ -93,16 +100,14 @@ def _death(trial: FrozenTrial, stale: set[int], grace: int | None) -> str | None
 
 def _stale(study: optuna.Study) -> tuple[set[int], int | None]:
     """Ids of the trials whose heartbeat is older than the grace period, and that period."""
-    storage = study._storage
+    storage = study_storage(study)
     if not is_heartbeat_enabled(storage):
         return set(), None
-    assert isinstance(storage, BaseHeartbeat)
-    backend = getattr(storage, "_backend", storage)  # Optuna wraps an RDBStorage in a caching layer
-    grace = getattr(backend, "grace_period", None)  # RDBStorage
+    grace = heartbeat_grace_period(storage)  # RDBStorage
     if grace is None and isinstance(storage, HeartbeatJournalStorage):
         grace = storage.heartbeat.grace
     grace = int(grace if grace is not None else 2 * (storage.get_heartbeat_interval() or 0))
-    return set(storage._get_stale_trial_ids(study._study_id)), grace
+    return set(stale_trial_ids(storage, study_id(study))), grace
 
 
 def _process_gone(owner: str) -> bool:

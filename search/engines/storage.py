@@ -4,8 +4,9 @@ By default a study is an Optuna journal file under ``results/<study>/``: no
 server, safe for several local processes appending at once (unlike SQLite,
 which reports "database is locked" under concurrent writers). Any Optuna RDB
 URL (``postgresql://...``, ``sqlite:///...``) selects a database instead; a
-PostgreSQL server is how workers on several hosts share one study. Both kinds
-carry heartbeats, so a trial whose worker died is noticed (see
+PostgreSQL server is how workers on several hosts share one study, reached
+through psycopg 3 whatever SQLAlchemy's default driver (:func:`with_driver`).
+Both kinds carry heartbeats, so a trial whose worker died is noticed (see
 :mod:`.recovery`). A password in a URL is never printed: every message that
 shows a URL, or an error text that might quote it, goes through
 :func:`mask_url`.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -27,6 +29,7 @@ from .heartbeat import Heartbeat, HeartbeatJournalStorage
 
 DEFAULT_RESULTS = Path("results")
 JOURNAL_NAME = "study.journal"
+PSYCOPG_MODULES = ("psycopg", "psycopg_binary", "psycopg_c")  # psycopg 3, what `with_driver` selects
 
 
 def default_storage_path(study: str, results_dir: str | Path = DEFAULT_RESULTS) -> Path:
@@ -47,7 +50,7 @@ def open_storage(url: str | None, study: str, results_dir: str | Path = DEFAULT_
     try:
         with warnings.catch_warnings():  # heartbeat_interval is "experimental" since Optuna 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat.interval,
+            return optuna.storages.RDBStorage(with_driver(url), heartbeat_interval=heartbeat.interval,
                                               grace_period=heartbeat.grace)
     except Exception as exc:  # driver missing, server down, bad URL: all the user's to fix
         raise ConfigError(f"--storage {mask_url(url)}: cannot open ({_driver_hint(exc)}"
@@ -84,10 +87,25 @@ def with_driver(url: str) -> str:
     return f"postgresql+psycopg{sep}{rest}" if scheme in ("postgresql", "postgres") else url
 
 
-def _driver_hint(exc: Exception) -> str:
-    if isinstance(exc, ImportError):
-        return "a database driver is missing (PostgreSQL: pip install 'psycopg[binary]'); "
-    return ""
+def _driver_hint(exc: BaseException) -> str:
+    """Say which driver module failed to import: Optuna's own message names none."""
+    failures = [e for e in _chain(exc) if isinstance(e, ImportError)]
+    if not failures:
+        return ""
+    missing = next((e.name for e in failures if e.name), None)
+    if missing is None:
+        return f"a database driver cannot be imported: {failures[-1]}; "
+    install = " (pip install 'psycopg[binary]')" if missing.split(".")[0] in PSYCOPG_MODULES else ""
+    return f"the database driver module {missing!r} cannot be imported{install}; "
+
+
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it was raised from or during."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
 
 def _journal(path: Path, heartbeat: Heartbeat) -> HeartbeatJournalStorage:

@@ -7,11 +7,13 @@ different space under the same name is refused rather than mixed in.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
 
+from .. import records
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 SPACE_ATTR = "space"
 TARGET_ATTR = "target_trials"  # the finished-trial count the last `cnn-search run` asked for
+COMPUTE_ATTR = "max_image_epochs"  # the compute budget the last `cnn-search run` set (None: none)
 
 
 def make_sampler(space: Space, seed: int | None = None) -> optuna.samplers.BaseSampler:
@@ -39,18 +42,39 @@ def make_sampler(space: Space, seed: int | None = None) -> optuna.samplers.BaseS
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if name == "qmc":  # the sequence is shared by all workers, so they must share its seed
         return optuna.samplers.QMCSampler(seed=space.seed, warn_independent_sampling=False)
-    # constant_liar: a worker samples away from configurations other workers are still training
-    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    settings = space.optuna
+    with warnings.catch_warnings():
+        # multivariate/group are "experimental"; constraints_func is deprecated from Optuna 5.0 in favour
+        # of Trial.set_constraint, which the 4.x releases we support do not have
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        # constant_liar: a worker samples away from configurations other workers are still training
+        return optuna.samplers.TPESampler(
+            seed=seed, constant_liar=True, n_startup_trials=settings.n_startup_trials,
+            multivariate=settings.multivariate, group=settings.multivariate,
+            constraints_func=budget_constraint if settings.budget_constraint and space.max_params else None,
+            warn_independent_sampling=False)
+
+
+def budget_constraint(trial: optuna.trial.FrozenTrial) -> tuple[float]:
+    """TPE's constraint: budgeted parameters minus ``max_params`` (<= 0 is feasible).
+
+    The engines record ``budget_excess`` before anything trains, so the
+    sampler learns the feasible region from every trial, the over-budget
+    ones included; a trial that failed before its count is recorded is
+    treated as feasible (it says nothing about the budget).
+    """
+    return (float(trial.user_attrs.get("budget_excess", 0)),)
 
 
 def make_pruner(space: Space) -> optuna.pruners.BasePruner:
-    name = space.optuna.pruner
+    name, first = space.optuna.pruner, space.optuna.min_epochs
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=first)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs(space))
+        return optuna.pruners.HyperbandPruner(min_resource=first, max_resource=max_epochs(space))
     if name == "successive-halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first)
     return optuna.pruners.NopPruner()
 
 
@@ -101,6 +125,23 @@ def target_reached(study: optuna.Study) -> bool:
     if target is None:
         return False
     return len(study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))) >= target
+
+
+def compute_used(study: optuna.Study) -> int:
+    """Images x epochs trained by the study's trials so far, running ones included (from their progress)."""
+    total = 0
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state == TrialState.RUNNING:
+            total += int((trial.user_attrs.get(records.PROGRESS_ATTR) or {}).get("image_epochs") or 0)
+        else:
+            total += int(trial.user_attrs.get("image_epochs") or 0)
+    return total
+
+
+def compute_exhausted(study: optuna.Study) -> bool:
+    """True once the study's stored compute budget (``max_image_epochs``) is used up."""
+    cap = study.user_attrs.get(COMPUTE_ATTR)
+    return cap is not None and compute_used(study) >= cap
 
 
 def target_trials(space: Space) -> int | None:

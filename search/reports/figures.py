@@ -131,14 +131,20 @@ def accuracy_vs_params(board: pd.DataFrame, path: str | os.PathLike[str]) -> Pat
 
 def learning_curves(curves: Sequence[tuple[str, Sequence[dict[str, Any]]]], path: str | os.PathLike[str],
                     title: str = "") -> Path | None:
-    """Validation accuracy (and loss, where recorded) per epoch, one line per labelled history."""
-    usable = [(label, pd.DataFrame(list(h))) for label, h in curves if h]
-    usable = [(label, h) for label, h in usable if {"epoch", "val_accuracy"} <= set(h.columns)]
+    """Validation accuracy (and loss) per epoch, one line per labelled history.
+
+    GridSearchCV's folds have no per-epoch validation, so a grid study's
+    histories are plotted as training accuracy and loss instead.
+    """
+    frames = [(label, pd.DataFrame(list(h))) for label, h in curves if h]
+    split = "val_" if any("val_accuracy" in h for _, h in frames) else ""
+    usable = [(label, h) for label, h in frames if {"epoch", f"{split}accuracy"} <= set(h.columns)]
     if not usable:
         return None
-    with_loss = any("val_loss" in h for _, h in usable)
+    kind = "validation" if split else "training"
+    with_loss = any(f"{split}loss" in h for _, h in usable)
     fig, axes = plt.subplots(1, 2 if with_loss else 1, figsize=(11 if with_loss else 6.4, 4.2), squeeze=False)
-    panels = [("val_accuracy", "validation accuracy"), ("val_loss", "validation loss")][: 2 if with_loss else 1]
+    panels = [(f"{split}accuracy", f"{kind} accuracy"), (f"{split}loss", f"{kind} loss")][: 2 if with_loss else 1]
     for ax, (column, name) in zip(axes[0], panels, strict=True):
         for label, h in usable:
             if column in h:

@@ -22,8 +22,8 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from .. import records
 from ..data import CLASS_NAMES
-from ..engines import records
 from ..errors import ConfigError
 from ..fileio import write_text
 from . import figures
@@ -264,6 +264,8 @@ _COLUMN_TEXT: dict[str, tuple[str, str, Callable[[pd.Series], str]]] = {
     "rank": ("rank", "", lambda r: fmt_int(r["rank"])),
     "variant": ("variant", "", lambda r: fmt(r["variant"])),
     "params": ("params", "trainable parameters", lambda r: fmt_int(r["params"])),
+    "total_params": ("total params", "all parameters, batch-norm statistics included",
+                     lambda r: fmt_int(r["total_params"])),
     "epochs": ("epochs", "", lambda r: fmt_int(r["epochs"])),
     "batch_size": ("batch", "batch size", lambda r: fmt_int(r["batch_size"])),
     "n": ("n", "runs per configuration (folds × repeats)", lambda r: fmt_int(r["n"])),
@@ -276,8 +278,12 @@ _COLUMN_TEXT: dict[str, tuple[str, str, Callable[[pd.Series], str]]] = {
     "train_time_mean_s": ("train time (s)", "mean training time per run",
                           lambda r: _fmt_seconds(r["train_time_mean_s"])),
     "time_per_epoch_s": ("s / epoch", "mean time per epoch", lambda r: _fmt_seconds(r["time_per_epoch_s"])),
-    "p_value": ("p vs #1", "paired t-test against the top row (needs ≥ 3 paired runs)",
-                lambda r: _fmt_p(r["p_value"])),
+    "image_epochs": ("image-epochs", "training images × epochs this configuration's trials used",
+                     lambda r: fmt_int(r["image_epochs"])),
+    "p_value": ("p vs #1", "against the top row's runs (needs ≥ 3 paired runs); the test is named in the "
+                "next column", lambda r: _fmt_p(r["p_value"])),
+    "p_test": ("test", "k-fold: Nadeau-Bengio's corrected resampled t-test (folds share training images); "
+               "repeats: paired t-test over seeds", lambda r: fmt(r["p_test"])),
     "n_complete": ("complete", "complete trials", lambda r: fmt_int(r["n_complete"])),
     "n_pruned": ("pruned", "pruned trials", lambda r: fmt_int(r["n_pruned"])),
     "n_skipped": ("skipped", "over budget or invalid", lambda r: fmt_int(r["n_skipped"])),
@@ -285,7 +291,8 @@ _COLUMN_TEXT: dict[str, tuple[str, str, Callable[[pd.Series], str]]] = {
     "trial": ("trial", "number of the trial shown", lambda r: fmt_int(r["trial"])),
 }
 #: Columns left out when no row has a value (or, for counts, a non-zero one).
-_OPTIONAL = ("test_accuracy_mean", "val_loss", "test_loss", "p_value", "n_pruned", "n_skipped", "n_failed")
+_OPTIONAL = ("test_accuracy_mean", "val_loss", "test_loss", "p_value", "p_test", "n_pruned", "n_skipped",
+             "n_failed")
 
 
 def _shown_columns(board: pd.DataFrame) -> list[str]:
@@ -385,20 +392,22 @@ def _curves_section(study: optuna.Study, board: pd.DataFrame, by_variant: pd.Dat
     curves = []
     for label, (_, row) in zip(labels, rows.iterrows(), strict=True):
         trial = trials.get(int(row["trial"])) if not _missing(row.get("trial")) else None
-        if trial is not None and trial.state == TrialState.COMPLETE and trial.user_attrs.get("history"):
-            curves.append((label, trial.user_attrs["history"]))
+        histories = trial.user_attrs.get("histories") if trial is not None else None
+        if trial is not None and trial.state == TrialState.COMPLETE and histories and histories[0]:
+            curves.append((label, histories[0]))
     path = figures.learning_curves(curves, out / figures.LEARNING_CURVES)
     written.append(path)
     if rows.empty or rows["rank"].isna().all():
         missing = "No complete configuration yet, so no learning curves."
     elif _engine(study) == "grid":
-        missing = ("No per-epoch history in this study: the grid engine (GridSearchCV) does not record one. "
-                   'Run the space with engine = "optuna" and sampler = "grid" for learning curves.')
+        missing = ("No per-epoch history in this study: GridSearchCV ran its folds in other processes "
+                   "(n_jobs > 1), where their histories were not kept.")
     else:
         missing = "None of these configurations recorded a per-epoch history."
     return ('<section id="curves"><h2>Learning curves</h2>'
-            + _figure(path, "validation accuracy per epoch", f"Validation metrics per epoch of {what} "
-                      "(first run of each).", missing) + "</section>")
+            + _figure(path, "accuracy per epoch", f"Validation metrics per epoch of {what} (first run of "
+                      "each; for GridSearchCV, the first fold's training metrics: its folds validate only at "
+                      "the end).", missing) + "</section>")
 
 
 def _optuna_section(study: optuna.Study, out: Path, written: list[Path | None]) -> str:

@@ -19,16 +19,21 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 from scipy import stats
 
-from ..engines import records
+from .. import records
 from ..errors import ConfigError
 from .metrics import METRIC_NAMES
 
 #: Leading columns; searched hyperparameters follow ``variant`` as ``hp_<name>``.
 COLUMNS = (
-    "rank", "variant", "params", "epochs", "batch_size", "n", "val_accuracy_mean", "val_accuracy_std",
-    "test_accuracy_mean", "test_accuracy_std", "val_loss", "test_loss", "train_time_mean_s", "time_per_epoch_s",
-    "p_value", "n_complete", "n_pruned", "n_skipped", "n_failed", "trial",
+    "rank", "variant", "params", "total_params", "epochs", "batch_size", "n", "val_accuracy_mean",
+    "val_accuracy_std", "test_accuracy_mean", "test_accuracy_std", "val_loss", "test_loss", "train_time_mean_s",
+    "time_per_epoch_s", "image_epochs", "p_value", "p_test", "n_complete", "n_pruned", "n_skipped", "n_failed",
+    "trial",
 )
+
+#: ``p_test`` values: which test produced ``p_value``.
+CORRECTED_T = "corrected resampled t-test (Nadeau-Bengio)"  # k-fold: overlapping training sets
+PAIRED_T = "paired t-test over seeds"  # repeats on one split with independent seeds
 
 #: ``--metric`` name -> (column, higher is better); keys are METRIC_NAMES
 METRICS = {
@@ -60,9 +65,9 @@ def leaderboard(study: optuna.Study, *, by: str = "config", metric: str = "val_a
     frame = frame.reset_index(drop=True)
     complete = frame["n_complete"] > 0
     frame["rank"] = pd.Series(np.where(complete, np.arange(1, len(frame) + 1), np.nan)).astype("Int64")
-    frame["p_value"] = _paired_p_values(frame)
+    frame["p_value"], frame["p_test"] = _p_values(frame)
     frame = frame[_ordered_columns(frame)]
-    frame = frame.drop(columns=["_scores", "_seeds"])
+    frame = frame.drop(columns=["_scores", "_seeds", "_design"])
     return (frame.head(top) if top else frame).reset_index(drop=True)
 
 
@@ -85,7 +90,8 @@ def _row(trials: list[FrozenTrial], column: str, higher: bool, by: str) -> dict[
     row: dict[str, Any] = {
         "variant": a.get("variant") or best.params.get("variant"),
         **{f"hp_{k}": v for k, v in best.params.items() if k != "variant"},
-        "params": a.get("params"), "epochs": a.get("epochs"), "batch_size": a.get("batch_size"),
+        "params": a.get("params"), "total_params": a.get("total_params"), "epochs": a.get("epochs"),
+        "batch_size": a.get("batch_size"),
         "n": a.get("n") if done else None,
         "val_accuracy_mean": a.get("val_accuracy") if done else None,
         "val_accuracy_std": a.get("val_accuracy_std") if done else None,
@@ -95,10 +101,12 @@ def _row(trials: list[FrozenTrial], column: str, higher: bool, by: str) -> dict[
         "test_loss": a.get("test_loss") if done else None,
         "train_time_mean_s": a.get("training_time_s") if done else None,
         "time_per_epoch_s": a.get("time_per_epoch_s") if done else None,
+        "image_epochs": sum(int(t.user_attrs.get("image_epochs") or 0) for t in trials),
         **_status_counts(trials),
         "trial": best.number,
         "_scores": a.get("val_scores") if done else None,
         "_seeds": a.get("seeds") if done else None,
+        "_design": (a.get("validation"), a.get("n_train"), a.get("n_val")) if done else None,
     }
     if by == "variant":
         row = {k: v for k, v in row.items() if not k.startswith("hp_")}
@@ -130,38 +138,73 @@ def _status_counts(trials: list[FrozenTrial]) -> dict[str, int]:
     }
 
 
-def _paired_p_values(frame: pd.DataFrame) -> list[float]:
-    """Paired t-test of each row's scores against the top row's, paired by seed (or fold)."""
-    top_scores, top_seeds = frame.at[0, "_scores"], frame.at[0, "_seeds"]
-    out = []
-    for i in range(len(frame)):
-        scores, seeds = frame.at[i, "_scores"], frame.at[i, "_seeds"]
-        out.append(_paired_p(top_scores, top_seeds, scores, seeds) if i else math.nan)
-    return out
+def _p_values(frame: pd.DataFrame) -> tuple[list[float], list[str | None]]:
+    """Each row's validation scores against the top row's, with the test that fits how they were obtained.
+
+    Folds of one k-fold split share most of their training images, so their
+    scores are not independent and a plain paired t-test over them is
+    anti-conservative (too many "significant" differences); the corrected
+    resampled t-test inflates the variance by the training/validation
+    overlap. Repeats with independent seeds on one split are paired by seed.
+    """
+    top = frame.iloc[0]
+    p_values, tests = [math.nan], [None]
+    for i in range(1, len(frame)):
+        row = frame.iloc[i]
+        p, test = _compare(top["_scores"], top["_seeds"], top["_design"], row["_scores"], row["_seeds"],
+                           row["_design"])
+        p_values.append(p)
+        tests.append(test)
+    return p_values, tests
 
 
-def _paired_p(a: Any, seeds_a: Any, b: Any, seeds_b: Any) -> float:
-    if not a or not b or len(a) < MIN_REPEATS_FOR_TEST or len(a) != len(b):
-        return math.nan
+def _compare(a: Any, seeds_a: Any, design_a: Any, b: Any, seeds_b: Any, design_b: Any) -> tuple[float, str | None]:
+    if not a or not b or len(a) < MIN_REPEATS_FOR_TEST or len(a) != len(b) or design_a != design_b:
+        return math.nan, None
+    method, n_train, n_val = design_a
+    if method == "kfold":  # runs are (repeat, fold) in the same order with the same splits: pair by position
+        if list(seeds_a or []) != list(seeds_b or []):
+            return math.nan, None
+        return corrected_resampled_t(a, b, n_train, n_val), CORRECTED_T
     if seeds_a and seeds_b and len(set(seeds_a)) == len(seeds_a):
         if sorted(seeds_a) != sorted(seeds_b):
-            return math.nan
+            return math.nan, None
         by_seed = dict(zip(seeds_b, b, strict=True))
         b = [by_seed[s] for s in seeds_a]
+    return paired_t(a, b), PAIRED_T
+
+
+def paired_t(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p of the paired t-test (identical differences: 1 if all zero, else 0)."""
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if np.allclose(diff, diff[0]):  # identical spreads: the t statistic is undefined
         return 1.0 if np.allclose(diff, 0) else 0.0
     return float(stats.ttest_rel(a, b).pvalue)
 
 
+def corrected_resampled_t(a: Sequence[float], b: Sequence[float], n_train: int, n_val: int) -> float:
+    """Two-sided p of Nadeau and Bengio's corrected resampled t-test (Machine Learning 52, 2003).
+
+    ``t = mean(d) / sqrt((1/J + n_val/n_train) * var(d))`` over the J paired
+    run differences ``d``, with J - 1 degrees of freedom; the ``n_val/n_train``
+    term accounts for the runs' overlapping training sets.
+    """
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if np.allclose(diff, diff[0]):
+        return 1.0 if np.allclose(diff, 0) else 0.0
+    j = len(diff)
+    t = diff.mean() / math.sqrt((1.0 / j + n_val / n_train) * diff.var(ddof=1))
+    return float(2 * stats.t.sf(abs(t), df=j - 1))
+
+
 def _ordered_columns(frame: pd.DataFrame) -> list[str]:
     hp = [c for c in frame.columns if c.startswith("hp_")]
     lead = ["rank", "variant", *hp]
-    return lead + [c for c in COLUMNS if c not in lead and c in frame.columns] + ["_scores", "_seeds"]
+    return lead + [c for c in COLUMNS if c not in lead and c in frame.columns] + ["_scores", "_seeds", "_design"]
 
 
-INT_COLUMNS = ("rank", "params", "epochs", "batch_size", "n", "n_complete", "n_pruned", "n_skipped", "n_failed",
-               "trial")
+INT_COLUMNS = ("rank", "params", "total_params", "epochs", "batch_size", "n", "image_epochs", "n_complete",
+               "n_pruned", "n_skipped", "n_failed", "trial")
 
 
 def display_frame(board: pd.DataFrame) -> pd.DataFrame:

@@ -12,17 +12,19 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..zoo import count_params, get_variant
+from ..records import STATUS_INVALID, STATUS_OVER_BUDGET
+from ..zoo import ParamCount, get_variant, param_count
 from .schema import Categorical, FloatRange, IntRange
 
 if TYPE_CHECKING:
     from .schema import Space
 
-# Hyperparameters that never change the trainable-parameter count.
-_TRAINING_ONLY = ("optimizer", "learning_rate")
+# Hyperparameters that never change the parameter count: the training recipe and augmentation.
+_TRAINING_ONLY = ("optimizer", "learning_rate", "lr_schedule", "warmup", "weight_decay", "label_smoothing")
 # Random points probed (besides the corners) when a space has ranges.
 PROBES = 32
 
@@ -36,14 +38,14 @@ class BudgetError(ConfigError):
 
 
 class ParamCounter:
-    """Trainable-parameter counts by (variant, architecture), computed once each.
+    """Parameter counts (trainable and total) by (variant, architecture), computed once each.
 
     A configuration whose shapes collapse raises :class:`ConfigError` every
     time it is asked for, also from the cache.
     """
 
     def __init__(self, clear_every: int = 50) -> None:
-        self._cache: dict[tuple[Any, ...], int | ConfigError] = {}
+        self._cache: dict[tuple[Any, ...], ParamCount | ConfigError] = {}
         self.builds = 0
         self.clear_every = clear_every
 
@@ -52,7 +54,7 @@ class ParamCounter:
         arch = tuple(sorted((k, v) for k, v in full.items() if not _training_only(k)))
         return (variant, arch)
 
-    def count(self, variant: str, hparams: Mapping[str, Any]) -> int:
+    def count(self, variant: str, hparams: Mapping[str, Any]) -> ParamCount:
         key = self.key(variant, hparams)
         if key not in self._cache:
             self._cache[key] = self._build(variant, hparams)
@@ -64,21 +66,59 @@ class ParamCounter:
     def __len__(self) -> int:
         return len(self._cache)
 
-    def _build(self, variant: str, hparams: Mapping[str, Any]) -> int | ConfigError:
+    def _build(self, variant: str, hparams: Mapping[str, Any]) -> ParamCount | ConfigError:
         self.builds += 1
         if self.builds % self.clear_every == 0:
             import keras
 
             keras.backend.clear_session()
         try:
-            return count_params(variant, dict(hparams))
+            return param_count(variant, dict(hparams))
         except ConfigError as exc:
             return exc
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """A configuration's size against the budget, decided before it trains.
+
+    ``excess`` (budgeted parameters minus ``max_params``; positive: over) is
+    what the sampler's constraint function reads, so TPE can learn where the
+    feasible region is; an unbuildable configuration counts as over.
+    """
+
+    count: ParamCount | None
+    status: str | None  # None: it fits; else records.STATUS_OVER_BUDGET or STATUS_INVALID
+    reason: str | None = None
+    excess: int = 0
+
+    def attrs(self) -> dict[str, Any]:
+        """The trial attributes every engine records for it."""
+        out: dict[str, Any] = {"budget_excess": self.excess}
+        if self.count is not None:
+            out.update(params=self.count.trainable, total_params=self.count.total)
+        return out
+
+
+def check_budget(space: Space, counter: ParamCounter, variant: str, hparams: Mapping[str, Any]) -> Verdict:
+    """Count ``variant`` with ``hparams`` (cached) and judge it against the space's ``max_params``."""
+    try:
+        count = counter.count(variant, hparams)
+    except ConfigError as exc:
+        return Verdict(None, STATUS_INVALID, str(exc), excess=1)
+    budget = space.max_params
+    if budget is None:
+        return Verdict(count, None)
+    used = space.budgeted(count)
+    if used > budget:
+        return Verdict(count, STATUS_OVER_BUDGET, f"{used:,} {space.budget_counts} params > max_params {budget:,}",
+                       excess=used - budget)
+    return Verdict(count, None, excess=used - budget)
+
+
 def _training_only(name: str) -> bool:
     # Dropout layers have no weights, whatever their rate (or whether the rate is 0).
-    return name in _TRAINING_ONLY or "dropout" in name
+    return name in _TRAINING_ONLY or "dropout" in name or name.startswith("augment_")
 
 
 def check_feasible(space: Space, counter: ParamCounter | None = None) -> None:
@@ -105,7 +145,7 @@ def check_feasible(space: Space, counter: ParamCounter | None = None) -> None:
             if key in seen:
                 continue
             seen.add(key)
-            params = counter.count(variant, hparams)
+            params = space.budgeted(counter.count(variant, hparams))
         except ConfigError as exc:
             first_error = first_error or str(exc)
             continue
@@ -114,7 +154,8 @@ def check_feasible(space: Space, counter: ParamCounter | None = None) -> None:
         smallest = params if smallest is None else min(smallest, params)
     if smallest is not None:
         which = "smallest" if exhaustive else f"smallest of the {len(seen)} probed"
-        detail = f"no configuration of the space fits max_params={budget} ({which} has {smallest:,} params)"
+        detail = (f"no configuration of the space fits max_params={budget} ({which} has {smallest:,} "
+                  f"{space.budget_counts} params)")
     else:
         detail = f"no configuration of the space fits max_params={budget} (none builds: {first_error})"
     raise BudgetError(space.study, detail)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from ..errors import ConfigError
-from ..zoo import Float, HParam, Int, Variant, get_variant, list_variants
+from ..zoo import OPTIMIZERS, Float, HParam, Int, ParamCount, Variant, get_variant, list_variants
 
 if TYPE_CHECKING:
     import optuna
@@ -32,6 +32,8 @@ TRAINING_KEYS = ("epochs", "batch_size")
 VARIANT_KEY = "variant"
 # Hyperparameters that change the dataset rather than the model: one value per study.
 DATASET_KEYS = ("num_classes",)
+# [fixed] may give this one as a table of rates per optimizer.
+RATE_KEY = "learning_rate"
 
 
 class SpaceError(ValueError):
@@ -56,6 +58,12 @@ PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 # --- [search] entries --------------------------------------------------------------------------
 
 
+# ``when = {name = [values]}`` on a table entry: sample it only when every named hyperparameter
+# (searched earlier in the file, fixed, or the variant's default) has one of the listed values;
+# otherwise it is not sampled at all and keeps its default. TPE then models it only where it matters.
+Condition = dict[str, list[Any]] | None
+
+
 class IntRange(_Strict):
     """``{type = "int", low, high, step = 1, log = false}``: integers in ``[low, high]``."""
 
@@ -64,6 +72,7 @@ class IntRange(_Strict):
     high: StrictInt
     step: PositiveInt = 1
     log: StrictBool = False
+    when: Condition = None
 
 
 class FloatRange(_Strict):
@@ -74,13 +83,15 @@ class FloatRange(_Strict):
     high: StrictFloat
     log: StrictBool = False
     step: Annotated[float, Field(strict=True, gt=0)] | None = None
+    when: Condition = None
 
 
 class Categorical(_Strict):
-    """``{type = "categorical", choices = [...]}``: the same as a plain list."""
+    """``{type = "categorical", choices = [...]}``: the same as a plain list (which cannot take ``when``)."""
 
     type: Literal["categorical"]
     choices: list[Any]
+    when: Condition = None
 
 
 ENTRY_HELP = 'a list of values or a table with type = "int", "float" or "categorical"'
@@ -119,6 +130,18 @@ class OptunaSettings(_Strict):
     pruner: Literal["none", "median", "hyperband", "successive-halving"] = "none"
     n_trials: PositiveInt | None = None
     timeout: Annotated[float, Field(strict=True, gt=0)] | None = None
+    # TPE: random trials before the model takes over, and a joint (multivariate, grouped) density
+    # that handles conditional entries, instead of one independent density per hyperparameter.
+    n_startup_trials: Annotated[int, Field(strict=True, ge=0)] = 10
+    multivariate: StrictBool = False
+    # Tell TPE the budget (params - max_params <= 0) as a constraint, so it learns where the
+    # feasible region is, rather than only seeing over-budget trials as pruned.
+    budget_constraint: StrictBool = False
+    # Hyperband / successive halving: the fewest epochs a trial runs before it can be stopped.
+    min_epochs: PositiveInt = 1
+    # A compute budget: no trial starts once the study's trials have trained this many images x epochs
+    # (pruned trials' partial epochs included); the trials running then finish.
+    max_image_epochs: PositiveInt | None = None
 
 
 class ValidationSettings(_Strict):
@@ -160,6 +183,7 @@ class Space(_Strict):
     engine: Literal["grid", "optuna"] = "optuna"
     seed: Annotated[int, Field(strict=True, ge=0)] = 0
     max_params: PositiveInt | None = None
+    budget_counts: Literal["trainable", "total"] = "trainable"  # which parameters max_params bounds
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 64
     n_jobs: PositiveInt = 1
@@ -217,10 +241,27 @@ class Space(_Strict):
     def _check_fixed(self, variants: list[Variant], key: str, value: Any) -> Any:
         if key in self.search:
             raise SpaceError(("search", key), f"'{key}' is in both [fixed] and [search]; keep it in one")
+        if key == RATE_KEY and isinstance(value, Mapping):
+            return self._check_rates(variants, value)
         normalised = value
         for owner in self._owners(variants, "fixed", key):
             normalised = _validate(("fixed", key), owner.space.params[key], key, value)
         return normalised
+
+    def _check_rates(self, variants: list[Variant], rates: Mapping[str, Any]) -> dict[str, float]:
+        """``learning_rate = {adadelta = 1.0, nadam = 0.002}``: a rate per optimizer (others: the default)."""
+        spec = self._owners(variants, "fixed", RATE_KEY)[0].space.params[RATE_KEY]
+        out: dict[str, float] = {}
+        for name, rate in rates.items():
+            loc = ("fixed", RATE_KEY, name)
+            if str(name).lower() not in OPTIMIZERS:
+                raise SpaceError(loc, f"'{name}' is not an optimizer; a per-optimizer learning_rate table takes "
+                                      f"{', '.join(OPTIMIZERS)}")
+            value = _validate(loc, spec, RATE_KEY, rate)
+            if value is None:
+                raise SpaceError(loc, "give a number (leave an optimizer out to keep its default rate)")
+            out[str(name).lower()] = value
+        return out
 
     def _check_search(self, variants: list[Variant], key: str, entry: Any) -> Any:
         loc = ("search", key)
@@ -236,7 +277,25 @@ class Space(_Strict):
                                   f"'{key}' is not one of {missing}'s (put it in [fixed] instead)")
         for owner in owners:
             entry = _check_entry(loc, key, entry, owner.space.params[key])
+        if getattr(entry, "when", None):
+            entry = entry.model_copy(update={"when": self._check_when(variants, key, entry.when)})
         return entry
+
+    def _check_when(self, variants: list[Variant], key: str, when: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """A condition may only name hyperparameters known before ``key`` is sampled."""
+        earlier = list(self.search)[: list(self.search).index(key)]
+        out: dict[str, list[Any]] = {}
+        for name, values in when.items():
+            loc = ("search", key, "when", name)
+            if name == key or (name in self.search and name not in earlier):
+                raise SpaceError(loc, f"'{key}' can only depend on hyperparameters listed before it in [search] "
+                                      "(or fixed ones)")
+            if not values:
+                raise SpaceError(loc, "give at least one value")
+            spec = self._owners(variants, "search", name)[0].space.params[name] if name not in TRAINING_KEYS \
+                else _PositiveCount()
+            out[name] = [_validate(loc, spec, name, v) for v in values]
+        return out
 
     def _check_engine(self) -> None:
         if not self.search and self.variants is None:
@@ -271,6 +330,9 @@ class Space(_Strict):
 
     def _require_lists(self, what: str) -> None:
         for key, entry in self.search.items():
+            if getattr(entry, "when", None):
+                raise SpaceError(("search", key, "when"), f"{what} runs every combination, so entries cannot "
+                                 "be conditional; remove 'when' or use a sampler such as \"tpe\"")
             if isinstance(entry, (IntRange, FloatRange)):
                 article = "an" if entry.type == "int" else "a"
                 raise SpaceError(("search", key), f"{what} needs a list of values for every [search] entry; "
@@ -341,11 +403,13 @@ class Space(_Strict):
         return out
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
-        """Sample every searched name with the matching ``trial.suggest_*`` call."""
+        """Sample every searched name whose condition holds with the matching ``trial.suggest_*`` call."""
         point: dict[str, Any] = {}
         if self.variants is not None:
             point[VARIANT_KEY] = trial.suggest_categorical(VARIANT_KEY, list(self.variants))
         for key, entry in self.search.items():
+            if not self.applies(entry, point):
+                continue
             if isinstance(entry, IntRange):
                 point[key] = trial.suggest_int(key, entry.low, entry.high, step=entry.step, log=entry.log)
             elif isinstance(entry, FloatRange):
@@ -354,13 +418,41 @@ class Space(_Strict):
                 point[key] = trial.suggest_categorical(key, _values(entry))
         return point
 
+    def applies(self, entry: Any, point: Mapping[str, Any]) -> bool:
+        """Whether a (possibly conditional) entry is sampled, given the values chosen so far."""
+        when = getattr(entry, "when", None)
+        if not when:
+            return True
+        return all(self.value_of(name, point) in values for name, values in when.items())
+
+    def value_of(self, name: str, point: Mapping[str, Any]) -> Any:
+        """A hyperparameter's value at ``point``: sampled, else fixed, else the variant's default."""
+        if name in point:
+            return point[name]
+        if name in self.fixed:
+            return self.fixed[name]
+        if name in TRAINING_KEYS:
+            return getattr(self, name)
+        variant = get_variant(str(point.get(VARIANT_KEY, self.variant_names()[0])))
+        return variant.space.params[name].default
+
     def split_params(self, point: Mapping[str, Any]) -> tuple[str, dict[str, Any], int, int]:
-        """(variant, model hyperparameter overrides, epochs, batch size) of one point."""
+        """(variant, model hyperparameter overrides, epochs, batch size) of one point.
+
+        A per-optimizer ``learning_rate`` table in [fixed] becomes the rate of the
+        point's optimizer (none, the default, for an optimizer it does not list).
+        """
         name = str(point.get(VARIANT_KEY, self.variant if self.variant is not None else self.variant_names()[0]))
         declared = get_variant(name).space.params
         hparams = {k: v for k, v in self.fixed.items() if k in declared}
         hparams.update({k: v for k, v in point.items() if k in declared and k not in (*TRAINING_KEYS, VARIANT_KEY)})
+        if isinstance(hparams.get(RATE_KEY), Mapping):
+            hparams[RATE_KEY] = hparams[RATE_KEY].get(self.value_of("optimizer", {**point, VARIANT_KEY: name}))
         return name, hparams, int(point.get("epochs", self.epochs)), int(point.get("batch_size", self.batch_size))
+
+    def budgeted(self, count: ParamCount) -> int:
+        """The count ``max_params`` bounds: trainable parameters (as the seeds counted) or all of them."""
+        return count.trainable if self.budget_counts == "trainable" else count.total
 
     def with_overrides(self, *, study: str | None = None, n_trials: int | None = None,
                        timeout: float | None = None, subset: int | None = None,

@@ -21,20 +21,28 @@ ARTIFACTS = ("metrics.json", "history.csv", "model.keras", "classification_repor
 
 
 def write_run(result: TrainResult, out: str | Path) -> Path:
-    """Write every artifact of ``result`` under ``out`` and return the directory."""
+    """Write every artifact of ``result`` under ``out`` and return the directory.
+
+    A run that did not evaluate the test set has no test reports, so those
+    artifacts are left out rather than written empty.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    data = result.dataset
-    names = data.class_names
     write_text(out / "history.csv", result.history.to_csv(index=False))
     with atomic_path(out / "model.keras") as tmp:
         result.model.save(tmp)
+    plots.learning_curves(result.history, out / "learning_curves.png", title=result.metrics["variant"])
+    if result.y_pred is not None:
+        _write_test_reports(result, out)
+    write_json(out / "metrics.json", result.metrics)
+    return out
+
+
+def _write_test_reports(result: TrainResult, out: Path) -> None:
+    data, names = result.dataset, result.dataset.class_names
     write_text(out / "classification_report.csv",
                classification_report(data.y_test, result.y_pred, names).to_csv(index=False))
     cm = confusion_frame(data.y_test, result.y_pred, names)
     write_text(out / "confusion_matrix.csv", cm.to_csv())
-    plots.learning_curves(result.history, out / "learning_curves.png", title=result.metrics["variant"])
     plots.confusion_matrix(cm.to_numpy(), names, out / "confusion_matrix.png")
     plots.prediction_examples(data.x_test, data.y_test, result.y_pred, names, out / "predictions.png")
-    write_json(out / "metrics.json", result.metrics)
-    return out

@@ -15,18 +15,32 @@ import keras
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records each epoch's wall time in seconds."""
+    """Adds each epoch's wall time and the time since ``fit`` began to the epoch's logs.
+
+    Written into the logs, the times land in Keras's own history, which is all
+    scikeras keeps of a fold's ``fit``: both engines read a run's training
+    time from the same place (``elapsed_s`` of its last epoch), so their
+    times mean the same thing. Keras's History callback runs after the
+    user's callbacks, so it records what this one adds.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.times: list[float] = []
-        self._start = 0.0
+        self._fit_start = self._start = 0.0
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.times = []
+        self._fit_start = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.times.append(time.perf_counter() - self._start)
+        now = time.perf_counter()
+        self.times.append(now - self._start)
+        if logs is not None:
+            logs.update(epoch_time_s=self.times[-1], elapsed_s=now - self._fit_start)
 
 
 class EpochPrinter(keras.callbacks.Callback):
@@ -48,3 +62,47 @@ class EpochPrinter(keras.callbacks.Callback):
         if self.timer.times:
             parts.append(f"{self.timer.times[-1]:.1f}s")
         print("  ".join(parts), file=self.stream, flush=True)
+
+
+class RunProgress(keras.callbacks.Callback):
+    """Hands a running trial's progress to ``sink`` after every epoch, for live displays.
+
+    The record (``trial``, run k of n, epoch k of N, the latest validation
+    accuracy, training images per second) is what a search shows while a
+    trial trains: written to the study, any process watching it can print it.
+    Images per second count the epoch's steps times the batch size (the last,
+    partial batch counted full), which is close enough for a display.
+
+    scikit-learn clones an estimator's callbacks by deep copy; a copy of this
+    one is the same object, so every fold of a grid point reports through it.
+    """
+
+    def __init__(self, sink: Any, batch_size: int, runs: int = 1) -> None:
+        super().__init__()
+        self.sink = sink
+        self.batch_size = batch_size
+        self.runs = runs
+        self.run = 0
+        self.image_epochs = 0
+        self._start = 0.0
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RunProgress:
+        return self
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.run += 1
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        seconds = time.perf_counter() - self._start
+        steps = int(self.params.get("steps") or 0)
+        self.image_epochs += steps * self.batch_size
+        val = logs.get("val_accuracy")
+        self.sink({"run": self.run, "runs": self.runs, "epoch": epoch + 1, "epochs": int(self.params.get("epochs", 0)),
+                   "val_accuracy": None if val is None else float(val), "accuracy": float(logs.get("accuracy", 0.0)),
+                   "images_per_s": steps * self.batch_size / seconds if seconds > 0 else None,
+                   "image_epochs": self.image_epochs, "at": time.time()})
+

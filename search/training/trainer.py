@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gc
-import time
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +20,14 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ..data import DataOptions, Dataset, load_dataset
+from ..compat import tf_gradient_registry
+from ..data import DataOptions, Dataset, PixelNormalization, fit_normalization, load_dataset
 from ..errors import ConfigError
 from ..runtime import device_description, package_versions, seed_everything
-from ..zoo import build_model, get_variant, trainable_params
+from ..zoo import build_model, get_variant, recipe_record, total_params, trainable_params
 from .evaluation import confusion_frame
 from .interruption import InterruptCheck
-from .options import FitOptions, precision
+from .options import FitOptions, kept_epoch, precision
 from .progress import EpochPrinter, EpochTimer
 
 EVAL_BATCH = 2048  # inference holds no gradients, so a large batch is cheap and fast
@@ -44,6 +45,7 @@ class TrainConfig:
     data: DataOptions = field(default_factory=DataOptions)
     full_train: bool = False  # final runs: fit on train + validation, no per-epoch validation
     fit: FitOptions = field(default_factory=FitOptions)  # speed settings (compile, precision, early stop)
+    evaluate_test: bool = True  # False: no test pass and no test figures (a search that must not see them)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -54,12 +56,15 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """The trained model with its history, test predictions and metrics."""
+    """The trained model (it takes raw pixels) with its history, test predictions and metrics.
+
+    ``y_pred`` is None when the run did not evaluate the test set.
+    """
 
     model: keras.Model
     history: pd.DataFrame
     metrics: dict[str, Any]
-    y_pred: np.ndarray
+    y_pred: np.ndarray | None
     dataset: Dataset
 
 
@@ -86,43 +91,55 @@ def train(
     """Train ``config`` on the training split, validate per epoch, evaluate on the test set.
 
     Pass ``dataset`` to reuse arrays already in memory (searches load once per
-    process); otherwise the data is loaded with ``config.data``.
+    process); otherwise the data is loaded with ``config.data``. The input
+    normalisation is fitted on the images the model trains on (the training
+    split, or train + validation for ``full_train``) and built into the model.
+    With early stopping, every reported figure comes from the restored epoch.
     """
     hparams, epochs, batch_size, options = resolve(config)
     if dataset is None:
         dataset = load_dataset(options, data_dir=data_dir)
+    x, y, validation = _fit_data(dataset, config.full_train)
+    normalization = fit_normalization(options.normalize, x, "train+val" if config.full_train else "train")
     seed_everything(config.seed, deterministic=config.fit.deterministic)
     with precision(config.fit.precision):
-        model = build_model(config.variant, hparams, compile_options=config.fit.compile_kwargs())
+        model = build_model(config.variant, hparams, compile_options=config.fit.compile_kwargs(),
+                            total_steps=epochs * math.ceil(len(y) / batch_size), normalization=normalization)
     timer = EpochTimer()
-    x, y, validation = _fit_data(dataset, config.full_train)
-    fit_callbacks = [timer, InterruptCheck(), *callbacks, *config.fit.callbacks(validating=validation is not None)]
+    stopping = config.fit.callbacks(validating=validation is not None)
+    fit_callbacks = [timer, InterruptCheck(), *callbacks, *stopping]
     fit_callbacks += [EpochPrinter(epochs, timer)] if verbose else []
-    start = time.perf_counter()
-    fit = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=0,
-                    callbacks=fit_callbacks, validation_batch_size=EVAL_BATCH)
-    train_time = time.perf_counter() - start
-    history = _history_frame(fit.history, timer.times)
-    # float32 whatever the precision policy: numpy has no bfloat16 arithmetic
-    probabilities = np.asarray(model.predict(dataset.x_test, batch_size=EVAL_BATCH, verbose=0), dtype=np.float32)
-    test_loss, test_acc = test_scores(dataset.y_test, probabilities)
-    y_pred = np.argmax(probabilities, axis=1)
+    try:
+        fit = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=0,
+                        callbacks=fit_callbacks, validation_batch_size=EVAL_BATCH)
+    except Exception as exc:  # pruned, diverged, failed: say how much training it took first
+        exc.image_epochs = len(timer.times) * len(y)
+        raise
+    history = history_frame(fit.history)
+    kept = kept_epoch(stopping, len(history))
+    y_pred, test = _evaluate_test(model, dataset) if config.evaluate_test else (None, None)
+    variant = get_variant(config.variant)
     metrics = {
         "variant": config.variant,
         "hparams": hparams,
         "params": trainable_params(model),
+        "total_params": _core_total_params(model),
+        "recipe": recipe_record(hparams, variant.optimizer_rates),
         "epochs": epochs,
         "epochs_run": len(history),
+        "kept_epoch": kept,
         "batch_size": batch_size,
         "seed": config.seed,
         "full_train": config.full_train,
         "fit_options": config.fit.record(),
         "deterministic_ops": config.fit.deterministic,
-        "data": _data_record(dataset, config.full_train),
-        **_split_metrics(history, float(test_loss), float(test_acc)),
-        "test_confusion_matrix": confusion_frame(dataset.y_test, y_pred, dataset.class_names).to_numpy().tolist(),
-        "training_time_s": train_time,
-        "time_per_epoch_s": train_time / max(len(history), 1),
+        "data": _data_record(dataset, config.full_train, normalization),
+        **_split_metrics(history, kept, test),
+        "test_confusion_matrix": None if y_pred is None else
+        confusion_frame(dataset.y_test, y_pred, dataset.class_names).to_numpy().tolist(),
+        "training_time_s": training_time(history),
+        "time_per_epoch_s": training_time(history) / max(len(history), 1),
+        "image_epochs": len(history) * len(y),
         "versions": package_versions(),
         "device": device_description(),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -130,16 +147,30 @@ def train(
     return TrainResult(model, history, metrics, y_pred, dataset)
 
 
-def test_scores(y_true: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
-    """Test loss and accuracy from the predicted probabilities.
+def _evaluate_test(model: keras.Model, dataset: Dataset) -> tuple[np.ndarray, dict[str, float]]:
+    """Test predictions, loss and accuracy from one ``predict`` pass over the raw test images."""
+    # float32 whatever the precision policy: numpy has no bfloat16 arithmetic
+    probabilities = np.asarray(model.predict(dataset.x_test, batch_size=EVAL_BATCH, verbose=0), dtype=np.float32)
+    loss, accuracy = test_scores(dataset.y_test, probabilities, model.loss)
+    return np.argmax(probabilities, axis=1), {"loss": loss, "accuracy": accuracy}
 
-    This is what ``model.evaluate`` computes (the compiled sparse
-    cross-entropy, averaged over images), without a second pass over the test
-    set and a second traced function: ``predict`` is needed anyway for the
-    confusion matrix, and skipping ``evaluate`` saves about a sixth of a small
-    trial's time on CPU.
+
+def training_time(history: pd.DataFrame) -> float:
+    """Seconds from the start of ``fit`` to the end of its last epoch (the same in both engines)."""
+    return float(history["elapsed_s"].iloc[-1]) if len(history) else 0.0
+
+
+def test_scores(y_true: np.ndarray, probabilities: np.ndarray,
+                loss: Any = "sparse_categorical_crossentropy") -> tuple[float, float]:
+    """Loss and accuracy from the predicted probabilities, ``loss`` being the model's compiled loss.
+
+    This is what ``model.evaluate`` computes (the compiled loss, label
+    smoothing included, averaged over images, as Keras reports ``val_loss``),
+    without a second pass over the test set and a second traced function:
+    ``predict`` is needed anyway for the confusion matrix, and skipping
+    ``evaluate`` saves about a sixth of a small trial's time on CPU.
     """
-    loss = keras.losses.sparse_categorical_crossentropy(y_true, probabilities)
+    loss = keras.losses.get(loss)(y_true, probabilities)
     accuracy = np.mean(np.argmax(probabilities, axis=1) == y_true)
     return float(keras.ops.convert_to_numpy(keras.ops.mean(loss))), float(accuracy)
 
@@ -161,25 +192,16 @@ def release_memory() -> None:
 
 def _drop_custom_gradients() -> None:
     """Forget the custom gradients registered since this module was imported (their graphs are gone)."""
-    if keras.backend.backend() != "tensorflow":
-        return
-    try:
-        from tensorflow.python.framework import ops
-    except ImportError:
-        return
-    registry = getattr(getattr(ops, "_gradient_registry", None), "_registry", None)
-    if not isinstance(registry, dict):
+    registry = tf_gradient_registry() if keras.backend.backend() == "tensorflow" else None
+    if registry is None:
         return
     for name in [n for n in registry if n.startswith("CustomGradient-") and n not in _GRADIENTS_AT_IMPORT]:
         del registry[name]
 
 
 def _registered_gradients() -> frozenset[str]:
-    if keras.backend.backend() != "tensorflow":
-        return frozenset()
-    from tensorflow.python.framework import ops
-
-    return frozenset(getattr(getattr(ops, "_gradient_registry", None), "_registry", None) or ())
+    registry = tf_gradient_registry() if keras.backend.backend() == "tensorflow" else None
+    return frozenset(registry or ())
 
 
 _GRADIENTS_AT_IMPORT = _registered_gradients()
@@ -191,27 +213,29 @@ def _fit_data(dataset: Dataset, full_train: bool) -> tuple[np.ndarray, np.ndarra
     return dataset.x_train, dataset.y_train, (dataset.x_val, dataset.y_val)
 
 
-def _history_frame(history: Mapping[str, list[float]], epoch_times: list[float]) -> pd.DataFrame:
+def history_frame(history: Mapping[str, list[float]]) -> pd.DataFrame:
+    """Keras's per-epoch history as a table with a 1-based ``epoch`` column first."""
     frame = pd.DataFrame({key: [float(v) for v in values] for key, values in history.items()})
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
-    frame["epoch_time_s"] = epoch_times[: len(frame)]
     return frame
 
 
-def _split_metrics(history: pd.DataFrame, test_loss: float, test_acc: float) -> dict[str, Any]:
-    last = history.iloc[-1]
-    val = {"loss": float(last["val_loss"]), "accuracy": float(last["val_accuracy"])} if "val_loss" in last else None
-    return {
-        "train": {"loss": float(last["loss"]), "accuracy": float(last["accuracy"])},
-        "val": val,
-        "test": {"loss": test_loss, "accuracy": test_acc},
-    }
+def _split_metrics(history: pd.DataFrame, kept: int, test: dict[str, float] | None) -> dict[str, Any]:
+    """Training and validation figures of the kept epoch (1-based), and the test figures."""
+    row = history.iloc[kept - 1]
+    val = {"loss": float(row["val_loss"]), "accuracy": float(row["val_accuracy"])} if "val_loss" in row else None
+    return {"train": {"loss": float(row["loss"]), "accuracy": float(row["accuracy"])}, "val": val, "test": test}
 
 
-def _data_record(dataset: Dataset, full_train: bool) -> dict[str, Any]:
+def _core_total_params(model: keras.Model) -> int:
+    """All parameters of the network itself, without the input normalisation's constants."""
+    return sum(total_params(layer) for layer in model.layers if isinstance(layer, keras.Model)) or total_params(model)
+
+
+def _data_record(dataset: Dataset, full_train: bool, normalization: PixelNormalization) -> dict[str, Any]:
     return {
         **dataclasses.asdict(dataset.options),
-        "normalization": dataset.normalization,
+        "normalization": normalization.record(),
         "n_train": len(dataset.y_trainval) if full_train else len(dataset.y_train),
         "n_val": 0 if full_train else len(dataset.y_val),
         "n_test": len(dataset.y_test),

@@ -18,6 +18,7 @@ from typing import TextIO
 
 import optuna
 
+from ..compat import study_storage
 from ..data import load_dataset
 from ..engines import Heartbeat, describe_storage, load_existing_study, run_study, stored_space
 from ..engines.recovery import worker_id
@@ -59,6 +60,6 @@ def run_worker(options: WorkerOptions, stream: TextIO | None = None) -> optuna.S
           file=stream, flush=True)
     reporter = TrialReporter(study.user_attrs.get(TARGET_ATTR), stream)
     attrs = {"device": device_description(), "sampler_seed": seed}
-    return run_study(space, study._storage, dataset, ParamCounter(), [reporter], queue=False,
+    return run_study(space, study_storage(study), dataset, ParamCounter(), [reporter], queue=False,
                      timeout=options.timeout, sampler_seed=seed, poll_interval=options.poll_interval,
                      trial_attrs=attrs)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from .hparams import OPTIMIZERS, Choice, Float, HParam, Int
+from .hparams import Float, HParam, Int
+from .training_recipe import recipe_params
 
 
 def optimizer_params(default: str = "adam") -> dict[str, HParam]:
-    """Every variant can be trained with any optimizer; the default is the seed's."""
-    return {
-        "optimizer": Choice(OPTIMIZERS, default, "training optimizer"),
-        "learning_rate": Float(1e-6, 10.0, None, "learning rate; none = optimizer default",
-                               optional=True, log=True),
-    }
+    """Every variant can be trained with any optimizer and recipe; the default optimizer is the seed's."""
+    return recipe_params(default)
 
 
 def num_classes_param() -> dict[str, HParam]:

@@ -1,4 +1,4 @@
-"""A shape-checked layer stack and the compile step shared by every variant.
+"""A shape-checked layer stack shared by every variant, and parameter counts.
 
 Keras reports a collapsed feature map (pooling a 1x1 map, a kernel larger than
 its input) as a backend traceback deep in graph construction, or not at all
@@ -14,18 +14,6 @@ from typing import Any
 import keras
 
 from ..errors import ConfigError
-from .hparams import OPTIMIZERS
-
-_OPTIMIZER_CLASSES = {
-    "adam": "Adam",
-    "adamw": "AdamW",
-    "nadam": "Nadam",
-    "sgd": "SGD",
-    "rmsprop": "RMSprop",
-    "adagrad": "Adagrad",
-    "adadelta": "Adadelta",
-}
-assert set(_OPTIMIZER_CLASSES) == set(OPTIMIZERS)
 
 
 class Stack:
@@ -67,24 +55,11 @@ class Stack:
         )
 
 
-def make_optimizer(name: str, learning_rate: float | None = None) -> keras.optimizers.Optimizer:
-    """Build an optimizer by name; ``None`` keeps that optimizer's Keras default rate."""
-    cls = getattr(keras.optimizers, _OPTIMIZER_CLASSES[name])
-    return cls() if learning_rate is None else cls(learning_rate=learning_rate)
-
-
-def compile_classifier(model: keras.Model, optimizer: str, learning_rate: float | None,
-                       **options: Any) -> keras.Model:
-    """Compile with integer labels: sparse CE equals the seeds' one-hot CE."""
-    model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        **options,
-    )
-    return model
-
-
 def trainable_params(model: keras.Model) -> int:
     """Trainable parameter count, the number every budget in the seeds refers to."""
     return int(sum(math.prod(w.shape) for w in model.trainable_weights))
+
+
+def total_params(model: keras.Model) -> int:
+    """All parameters, batch-norm statistics included: what a seed's "Total params" line printed."""
+    return int(sum(math.prod(w.shape) for w in model.weights))

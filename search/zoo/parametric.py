@@ -2,7 +2,15 @@
 
 Hyperparameters are flat scalars (``filters_1`` .. ``filters_4`` rather than a
 list) because samplers such as Optuna's TPE draw one value per name; blocks
-beyond ``blocks`` simply ignore their filter count.
+beyond ``blocks`` simply ignore their filter count (a space can make them
+conditional so they are not even sampled).
+
+The choices follow what small image classifiers use: conv -> batch norm ->
+activation (the conv then needs no bias), several convs per block, optionally
+depthwise-separable, and a global-average-pooling head, which costs
+``filters * classes`` parameters where flatten -> dense costs
+``height * width * filters * units``. Augmentation layers sit first in the
+network, so they act only during ``fit``.
 """
 
 from __future__ import annotations
@@ -12,8 +20,9 @@ from typing import Any
 import keras
 from keras import layers
 
+from .augmentation import augmentation_layers
 from .common import dropout_param, optimizer_params
-from .hparams import ACTIVATIONS, Bool, Choice, HParam, Int
+from .hparams import ACTIVATIONS, Bool, Choice, Float, HParam, Int
 from .layers import Stack
 from .registry import register
 
@@ -25,42 +34,66 @@ _FILTERS: dict[str, HParam] = {
     for i in range(MAX_BLOCKS)
 }
 
+_AUGMENT: dict[str, HParam] = {
+    "augment_translate": Float(0.0, 0.3, 0.0, "random shift up to this fraction of the image, in training",
+                               high_inclusive=True),
+    "augment_flip": Bool(False, "random horizontal flip in training"),
+    "augment_cutout": Float(0.0, 0.6, 0.0, "erase a random square of this fraction of the side, in training",
+                            high_inclusive=True),
+}
+
 
 @register(
     "cnn",
-    summary="parametric: blocks of conv(+BN)+pool(+dropout), optional hidden dense, any optimizer",
-    source="cnn-search's search space; covers the seeds' design choices",
+    summary="parametric: blocks of conv(+BN)+pool(+dropout), flatten/dense or GAP head, any optimizer",
+    source="cnn-search's search space; covers the seeds' design choices and small-network practice",
     hparams={
         "blocks": Int(1, MAX_BLOCKS, 2, "conv blocks, each ending in a pooling layer"),
         **_FILTERS,
         "convs_per_block": Int(1, 3, 1, "conv layers per block"),
+        "separable": Bool(False, "depthwise-separable convs (all but the network's first conv)"),
         "kernel": Int(1, 9, 3, "conv kernel size"),
         "pool": Int(2, 4, 2, "max-pooling size (and stride)"),
         "padding": Choice(("same", "valid"), "same", "conv padding"),
         "activation": Choice(ACTIVATIONS, "relu", "conv and dense activation"),
-        "batch_norm": Bool(False, "BatchNormalization after every conv"),
+        "batch_norm": Bool(False, "conv -> BatchNormalization -> activation (the conv without bias)"),
         "conv_dropout": dropout_param(0.0, "dropout after each pooling"),
+        "head": Choice(("flatten", "gap"), "flatten", "flatten, or global average pooling (the last block "
+                       "then does not pool: GAP pools its whole map)"),
         "dense_units": Int(0, 2048, 128, "hidden dense units; 0 = none"),
-        "dense_dropout": dropout_param(0.0, "dropout after the hidden dense layer"),
+        "dense_dropout": dropout_param(0.0, "dropout before the output layer (after the hidden dense "
+                                            "layer, if any)"),
+        **_AUGMENT,
         **optimizer_params(),
     },
     epochs=10,
     batch_size=64,
 )
 def cnn(hp: dict[str, Any]) -> keras.Model:
-    stack = Stack("cnn")
+    stack = Stack("cnn").extend(augmentation_layers(hp["augment_translate"], hp["augment_flip"],
+                                                    hp["augment_cutout"]))
+    gap = hp["head"] == "gap"
+    first = True
     for block in range(hp["blocks"]):
         for _ in range(hp["convs_per_block"]):
-            stack.add(layers.Conv2D(hp[f"filters_{block + 1}"], hp["kernel"],
-                                    activation=hp["activation"], padding=hp["padding"]))
-            if hp["batch_norm"]:
-                stack.add(layers.BatchNormalization())
-        stack.add(layers.MaxPooling2D(pool_size=hp["pool"]))
+            stack.extend(_conv(hp, hp[f"filters_{block + 1}"], separable=hp["separable"] and not first))
+            first = False
+        if not (gap and block == hp["blocks"] - 1):
+            stack.add(layers.MaxPooling2D(pool_size=hp["pool"]))
         if hp["conv_dropout"]:
             stack.add(layers.Dropout(hp["conv_dropout"]))
-    stack.add(layers.Flatten())
+    stack.add(layers.GlobalAveragePooling2D() if gap else layers.Flatten())
     if hp["dense_units"]:
         stack.add(layers.Dense(hp["dense_units"], activation=hp["activation"]))
-        if hp["dense_dropout"]:
-            stack.add(layers.Dropout(hp["dense_dropout"]))
+    if hp["dense_dropout"]:
+        stack.add(layers.Dropout(hp["dense_dropout"]))
     return stack.add(layers.Dense(10, activation="softmax")).model()
+
+
+def _conv(hp: dict[str, Any], filters: int, separable: bool) -> list[keras.layers.Layer]:
+    """One conv; with batch norm it is conv (no bias: BN's shift replaces it) -> BN -> activation."""
+    kind = layers.SeparableConv2D if separable else layers.Conv2D
+    if not hp["batch_norm"]:
+        return [kind(filters, hp["kernel"], activation=hp["activation"], padding=hp["padding"])]
+    return [kind(filters, hp["kernel"], padding=hp["padding"], use_bias=False), layers.BatchNormalization(),
+            layers.Activation(hp["activation"])]

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import keras
 
 from ..errors import ConfigError
 from .hparams import HParam, HParamSpace
-from .layers import compile_classifier, trainable_params
+from .layers import total_params, trainable_params
+from .preprocessing import with_preprocessing
+from .training_recipe import compile_classifier
+
+if TYPE_CHECKING:
+    from ..data.normalization import PixelNormalization
 
 Builder = Callable[[dict[str, Any]], keras.Model]
 
@@ -32,6 +37,8 @@ class Variant:
     build: Builder
     epochs: int
     batch_size: int
+    #: Default rates for optimizers given by name in the Keras the seed ran (empty: Keras 3's).
+    optimizer_rates: Mapping[str, float] = field(default_factory=dict)
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """All hyperparameters (defaults included) after validating ``overrides``."""
@@ -52,13 +59,15 @@ def register(
     hparams: Mapping[str, HParam],
     epochs: int,
     batch_size: int,
+    optimizer_rates: Mapping[str, float] | None = None,
 ) -> Callable[[Builder], Builder]:
     """Decorator that registers a builder under ``name``."""
 
     def wrap(build: Builder) -> Builder:
         if name in _REGISTRY:
             raise RuntimeError(f"variant {name!r} registered twice")
-        _REGISTRY[name] = Variant(name, summary, source, HParamSpace(dict(hparams)), build, epochs, batch_size)
+        _REGISTRY[name] = Variant(name, summary, source, HParamSpace(dict(hparams)), build, epochs, batch_size,
+                                  dict(optimizer_rates or {}))
         return build
 
     return wrap
@@ -78,24 +87,44 @@ def list_variants() -> list[Variant]:
     return list(_REGISTRY.values())
 
 
+class ParamCount(NamedTuple):
+    """A configuration's size: trainable parameters (what the seeds' budgets count) and all of them."""
+
+    trainable: int
+    total: int
+
+
 def build_model(name: str, hparams: Mapping[str, Any] | None = None, *, compile: bool = True,
-                compile_options: Mapping[str, Any] | None = None) -> keras.Model:
+                compile_options: Mapping[str, Any] | None = None, total_steps: int | None = None,
+                normalization: PixelNormalization | None = None) -> keras.Model:
     """Build (and by default compile) variant ``name`` with validated hyperparameters.
 
-    ``compile_options`` go to ``model.compile`` (``steps_per_execution``,
-    ``jit_compile``): they change how fast it trains, not what it learns.
+    ``normalization`` puts the input preprocessing in front, so the model takes
+    raw pixels; without it the network expects normalised inputs (parameter
+    counting needs no more). ``total_steps`` is the run's planned number of
+    optimizer steps, which a learning-rate schedule spans. ``compile_options``
+    go to ``model.compile`` (``steps_per_execution``, ``jit_compile``): they
+    change how fast it trains, not what it learns.
     """
     variant = get_variant(name)
     values = variant.resolve(hparams)
     model = variant.build(values)
+    if normalization is not None:
+        model = with_preprocessing(model, normalization)
     if compile:
-        compile_classifier(model, values["optimizer"], values["learning_rate"], **(compile_options or {}))
+        compile_classifier(model, values, variant.optimizer_rates, total_steps, **(compile_options or {}))
     return model
 
 
 def count_params(name: str, hparams: Mapping[str, Any] | None = None) -> int:
     """Trainable parameters of a configuration, from building it without training."""
-    return trainable_params(build_model(name, hparams, compile=False))
+    return param_count(name, hparams).trainable
+
+
+def param_count(name: str, hparams: Mapping[str, Any] | None = None) -> ParamCount:
+    """Trainable and total parameters of a configuration, from one build without training."""
+    model = build_model(name, hparams, compile=False)
+    return ParamCount(trainable_params(model), total_params(model))
 
 
 _BUILTIN = ("seeds", "transfer", "parametric")  # listing order: the seeds first

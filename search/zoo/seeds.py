@@ -17,6 +17,7 @@ from .common import dropout_param, num_classes_param, optimizer_params
 from .hparams import ACTIVATIONS, Choice, Float, Int
 from .layers import Stack
 from .registry import register
+from .training_recipe import TF1_KERAS_RATES
 
 # --- seeds 000 and 002: the DataCamp tutorial network ----------------------------------------
 
@@ -59,13 +60,14 @@ def datacamp_dropout(hp: dict[str, Any]) -> Any:
 
 
 @register("grid50k", summary="5 conv (28/32/32/36/36) + dense 36/32 with dropout, under 50k params",
-          source="seed 001 create_model(); 47,582 params at kernel=3",
+          source="seed 001 create_model(); 47,582 params at kernel=3; optimizer names take the default "
+                 "rates of TensorFlow 1.x's Keras, which the seed ran (Adadelta 1.0, Nadam 0.002)",
           hparams={
               "activation": Choice(ACTIVATIONS, "relu", "conv and dense activation"),
               "dropout_rate": dropout_param(0.2, "dropout after each hidden dense layer"),
               "kernel": Int(1, 9, 3, "kernel size of every conv but the first (7x7)"),
               **optimizer_params("nadam"),
-          }, epochs=20, batch_size=32)
+          }, epochs=20, batch_size=32, optimizer_rates=TF1_KERAS_RATES)
 def grid50k(hp: dict[str, Any]) -> Any:
     act, k = hp["activation"], hp["kernel"]
 

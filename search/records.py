@@ -21,30 +21,50 @@ STATUS_INVALID = "invalid"
 STATUS_FAILED = "failed"
 STATUS_DIVERGED = "diverged"  # pruned because the loss became NaN or infinite
 
+PROGRESS_ATTR = "progress"  # a running trial's latest epoch: run, epoch, val accuracy, images/s, image_epochs
+
 FIELDS = (
-    "engine", "variant", "status", "params", "epochs", "batch_size", "n", "seeds", "val_accuracy",
-    "val_accuracy_std", "val_scores", "val_loss", "test_accuracy", "test_accuracy_std", "test_loss",
-    "training_time_s", "time_per_epoch_s", "history",
+    "engine", "variant", "status", "params", "total_params", "epochs", "batch_size", "n", "seeds", "validation",
+    "n_train", "n_val", "val_accuracy", "val_accuracy_std", "val_scores", "val_loss", "val_loss_std",
+    "test_accuracy", "test_accuracy_std", "test_loss", "test_loss_std", "training_time_s", "time_per_epoch_s",
+    "image_epochs", "kept_epochs", "histories",
 )
 
 
-def summarise_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and spread over repeats/folds of per-run metrics (``metrics.json`` shaped dicts)."""
+def summarise_runs(runs: Sequence[dict[str, Any]], validation: str) -> dict[str, Any]:
+    """Mean and spread over the repeats/folds of one configuration.
+
+    ``runs`` are ``metrics.json``-shaped dicts (the grid engine builds the same
+    shape for its folds) with a ``history`` each. Test figures are present only
+    when every run evaluated the test set; ``n_train``/``n_val`` (of the first
+    run) are what a corrected resampled t-test needs.
+    """
     val = [r["val"]["accuracy"] for r in runs]
-    test = [r["test"]["accuracy"] for r in runs if r.get("test")]
+    val_loss = [r["val"]["loss"] for r in runs]
+    tested = all(r.get("test") for r in runs)
+    test = [r["test"]["accuracy"] for r in runs] if tested else []
+    test_loss = [r["test"]["loss"] for r in runs] if tested else []
     return {
         "n": len(runs),
         "seeds": [r["seed"] for r in runs],
+        "validation": validation,
+        "n_train": runs[0]["data"]["n_train"],
+        "n_val": runs[0]["data"]["n_val"],
         "val_accuracy": _mean(val),
         "val_accuracy_std": _std(val),
         "val_scores": val,
-        "val_loss": _mean([r["val"]["loss"] for r in runs]),
-        "test_accuracy": _mean(test) if test else None,
-        "test_accuracy_std": _std(test) if test else None,
-        "test_loss": _mean([r["test"]["loss"] for r in runs if r.get("test")]) if test else None,
+        "val_loss": _mean(val_loss),
+        "val_loss_std": _std(val_loss),
+        "test_accuracy": _mean(test) if tested else None,
+        "test_accuracy_std": _std(test) if tested else None,
+        "test_loss": _mean(test_loss) if tested else None,
+        "test_loss_std": _std(test_loss) if tested else None,
         "training_time_s": _mean([r["training_time_s"] for r in runs]),
         "time_per_epoch_s": _mean([r["time_per_epoch_s"] for r in runs]),
-        "test_confusion_matrix": runs[0].get("test_confusion_matrix") if test else None,
+        "image_epochs": int(sum(r["image_epochs"] for r in runs)),
+        "kept_epochs": [r.get("kept_epoch") for r in runs],
+        "test_confusion_matrix": runs[0].get("test_confusion_matrix") if tested else None,
+        "histories": [r.get("history") or [] for r in runs],
     }
 
 
