@@ -21,6 +21,10 @@ STATUS_INVALID = "invalid"
 STATUS_FAILED = "failed"
 STATUS_DIVERGED = "diverged"  # pruned because the loss became NaN or infinite
 
+#: The compute of seed 001's grid as shipped in spaces/seed001-grid.toml, the reference every search's
+#: compute is compared with: 24 points x 3 folds x 20 or 30 epochs x 40,000 training images.
+SEED001_GRID_IMAGE_EPOCHS = 3 * (12 * 20 + 12 * 30) * 40_000
+
 PROGRESS_ATTR = "progress"  # a running trial's latest epoch: run, epoch, val accuracy, images/s, image_epochs
 
 FIELDS = (
@@ -91,3 +95,8 @@ def clean(attrs: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return {k: fix(v) for k, v in attrs.items()}
+
+
+def describe_compute(image_epochs: int) -> str:
+    """``14,500,000 image-epochs (0.20x seed 001's grid)``: a search's compute in the unit budgets use."""
+    return f"{image_epochs:,} image-epochs ({image_epochs / SEED001_GRID_IMAGE_EPOCHS:.2f}x seed 001's grid)"

@@ -58,7 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     import_backend_quietly()
     from ..engines import describe_storage
     from ..engines.queue import queued
-    from ..engines.study import target_reached
+    from ..engines.study import compute_exhausted, compute_used, target_reached
+    from ..records import describe_compute
     from ..runner import counts, resolve_space, run_search, summary_table
 
     freeze_long_lived_objects()
@@ -75,7 +76,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not table.empty:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"results: {describe_storage(options.storage, space.study, args.results_dir)}")
-    left = queued(study) if options.workers != 0 and not target_reached(study) else 0
+    cap = space.optuna.max_image_epochs
+    print(f"compute: {describe_compute(compute_used(study))}"
+          + (f" of the budget's {cap:,}" if cap else "")
+          + (" (budget used up: no more trials start)" if compute_exhausted(study) else ""))
+    done = target_reached(study) or compute_exhausted(study)
+    left = queued(study) if options.workers != 0 and not done else 0
     if left and space.optuna.timeout is None:
         print(f"cnn-search: {left} queued trial(s) were not run because every worker stopped (see the worker "
               f"logs); resume with: {resume_command(args)}", file=sys.stderr)

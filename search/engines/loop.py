@@ -30,7 +30,7 @@ from ..runtime import memory_usage
 from .heartbeat import beat_once, beating
 from .queue import claim, new_trial
 from .recovery import REASON_ATTR, WORKER_ATTR, fail_and_retry, recover, worker_id
-from .study import target_reached
+from .study import compute_exhausted, target_reached
 
 Objective = Callable[[optuna.Trial], float]
 TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
@@ -83,7 +83,7 @@ def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
     other worker could tell that it was abandoned.
     """
     interrupts.raise_if_requested()  # a Ctrl-C swallowed during the last trial stops the worker here
-    if not options.open_ended and target_reached(study):
+    if (not options.open_ended and target_reached(study)) or compute_exhausted(study):
         return None
     with _sigint_deferred() as interrupted:
         trial = new_trial(study) if options.open_ended else claim(study)

@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..compat import pop_waiting_trial_id
-from .study import FINISHED, TARGET_ATTR, target_trials
+from .study import COMPUTE_ATTR, FINISHED, TARGET_ATTR, target_trials
 
 if TYPE_CHECKING:
     from ..spaces import Space
@@ -37,6 +37,7 @@ def top_up(study: optuna.Study, space: Space) -> int:
     earlier, larger target left tickets queued.
     """
     study.set_user_attr(TARGET_ATTR, target_trials(space))
+    study.set_user_attr(COMPUTE_ATTR, space.optuna.max_image_epochs)
     if space.is_grid:
         return _top_up_grid(study, space)
     target = target_trials(space)

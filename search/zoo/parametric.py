@@ -90,10 +90,16 @@ def cnn(hp: dict[str, Any]) -> keras.Model:
     return stack.add(layers.Dense(10, activation="softmax")).model()
 
 
+#: Batch norm's moving-statistics momentum. Keras's 0.99 averages over ~100 steps, too slow for a
+#: pruner that scores a trial after its first epoch: measured here, a 3-stage BN net trained 4 epochs
+#: on 8,000 images validated at chance (0.10) with 0.99 and at 0.78 with 0.9 (PyTorch's default).
+BN_MOMENTUM = 0.9
+
+
 def _conv(hp: dict[str, Any], filters: int, separable: bool) -> list[keras.layers.Layer]:
     """One conv; with batch norm it is conv (no bias: BN's shift replaces it) -> BN -> activation."""
     kind = layers.SeparableConv2D if separable else layers.Conv2D
     if not hp["batch_norm"]:
         return [kind(filters, hp["kernel"], activation=hp["activation"], padding=hp["padding"])]
-    return [kind(filters, hp["kernel"], padding=hp["padding"], use_bias=False), layers.BatchNormalization(),
-            layers.Activation(hp["activation"])]
+    return [kind(filters, hp["kernel"], padding=hp["padding"], use_bias=False),
+            layers.BatchNormalization(momentum=BN_MOMENTUM), layers.Activation(hp["activation"])]
