@@ -271,7 +271,7 @@ def test_suggest_stays_inside_the_declared_ranges():
                 assert isinstance(value, int) == isinstance(entry, IntRange)
             else:
                 assert value in entry
-        assert ("filters_3" in point) == (point["blocks"] == 3)
+        assert ("filters_4" in point) == (point["blocks"] == 4)
         variant, hparams, epochs, batch_size = space.split_params(point)
         assert variant == "cnn" and epochs == 20 and batch_size == 128
         assert "batch_size" not in hparams
