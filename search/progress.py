@@ -33,9 +33,12 @@ def _fmt(seconds: float) -> str:
 class TrialReporter:
     """Optuna callback printing progress after every trial (also used by the grid engine)."""
 
-    def __init__(self, total: int | None, stream: TextIO | None = None) -> None:
+    def __init__(self, total: int | None, stream: TextIO | None = None, compute_cap: int | None = None,
+                 compute_at_start: int = 0) -> None:
         self.total = total
         self.stream = stream or sys.stderr
+        self.compute_cap = compute_cap
+        self.compute_at_start = compute_at_start
         self.start = time.perf_counter()
         self.session_done = 0
 
@@ -54,9 +57,16 @@ class TrialReporter:
         done = f"{len(finished)}/{self.total}" if self.total else str(len(finished))
         parts = [f"trial {trial.number}: {self._outcome(trial)}", f"done {done}", f"pruned {pruned}",
                  f"skipped {skipped}", f"failed {failed}", f"best {self._best(finished)}", f"elapsed {_fmt(elapsed)}"]
+        etas = []
         if self.total:
-            remaining = max(self.total - len(finished), 0)
-            parts.append(f"eta {_fmt(elapsed / self.session_done * remaining)}")
+            etas.append(elapsed / self.session_done * max(self.total - len(finished), 0))
+        if self.compute_cap:
+            used = records.image_epochs_trained(trials)
+            parts.append(f"compute {used / self.compute_cap:.0%} of {self.compute_cap:,} image-epochs")
+            if used > self.compute_at_start:
+                etas.append(elapsed / (used - self.compute_at_start) * max(self.compute_cap - used, 0))
+        if etas:  # whichever ends the search first: the trial target or the compute budget
+            parts.append(f"eta {_fmt(min(etas))}")
         print(" | ".join(parts), file=self.stream, flush=True)
 
     @staticmethod

@@ -9,10 +9,11 @@ point that was skipped for the budget is a PRUNED trial with ``status``
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from optuna.trial import FrozenTrial, TrialState
 
 STATUS_COMPLETE = "complete"
 STATUS_PRUNED = "pruned"
@@ -95,6 +96,16 @@ def clean(attrs: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return {k: fix(v) for k, v in attrs.items()}
+
+
+def image_epochs_trained(trials: Iterable[FrozenTrial]) -> int:
+    """Images x epochs the trials trained so far: finished ones' records, running ones' latest progress."""
+    total = 0
+    for trial in trials:
+        running = trial.state == TrialState.RUNNING
+        source = (trial.user_attrs.get(PROGRESS_ATTR) or {}) if running else trial.user_attrs
+        total += int(source.get("image_epochs") or 0)
+    return total
 
 
 def describe_compute(image_epochs: int) -> str:

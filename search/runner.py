@@ -23,6 +23,7 @@ from .data import load_dataset
 from .engines import Heartbeat, describe_storage, finished_trials, open_storage, open_study, run_study, target_trials
 from .engines.queue import queued, top_up
 from .engines.storage import default_storage_path
+from .engines.study import compute_used
 from .progress import TrialReporter, TrialWatcher
 from .runtime import device_description, package_versions
 from .spaces import ParamCounter, Space, load_space
@@ -80,7 +81,8 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
           file=stream, flush=True)
     study.set_user_attr("versions", package_versions())
     study.set_user_attr("seed", space.seed)
-    reporter = TrialReporter(total, stream)
+    reporter = TrialReporter(total, stream, compute_cap=space.optuna.max_image_epochs,
+                             compute_at_start=compute_used(study))
     if options.workers == 0:
         print(f"study ready; start workers with: cnn-search worker {space.study} --storage "
               f"{where if options.storage else default_storage_path(space.study, options.results_dir)}",

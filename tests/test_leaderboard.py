@@ -61,12 +61,14 @@ def test_leaderboard_cli_and_csv_round_trip(variants_study, results, tmp_path, c
     csv = tmp_path / "board.csv"
     code = main(["leaderboard", "variants", "--by", "variant", "--results-dir", str(results), "--csv", str(csv)])
     assert code == 0
-    out = capsys.readouterr().out
-    assert "val_accuracy_mean" in out and "1B" in out
+    captured = capsys.readouterr()
+    assert "val_accuracy_mean" in captured.out and "1B" in captured.out
     written = pd.read_csv(csv)
     assert list(written.columns) == [c for c in COLUMNS if c in written.columns]
     board = leaderboard(variants_study, by="variant")
     pd.testing.assert_frame_equal(written, board, check_dtype=False)
+    # one configuration per variant, so the rows' image-epochs are the study's whole compute
+    assert f"compute: {board['image_epochs'].sum():,} image-epochs (" in captured.err
     assert main(["leaderboard", "variants", "--results-dir", str(results), "--markdown", "--top", "2"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[1].startswith("|--") and len(lines) == 4

@@ -51,6 +51,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     from ..engines import load_existing_study
     from ..fileio import write_text
+    from ..records import describe_compute, image_epochs_trained
     from ..reports.leaderboard import display_frame, leaderboard
 
     study = load_existing_study(args.study, args.storage, args.results_dir)
@@ -59,6 +60,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         write_text(args.csv, board.to_csv(index=False))
     print(tabulate(display_frame(board), headers="keys", showindex=False, disable_numparse=True,
                    tablefmt="github" if args.markdown else "simple"))
+    print(f"compute: {describe_compute(image_epochs_trained(study.get_trials(deepcopy=False)))}", file=sys.stderr)
     if args.csv:
         print(f"wrote {args.csv}", file=sys.stderr)
     return 0

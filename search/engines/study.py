@@ -129,13 +129,7 @@ def target_reached(study: optuna.Study) -> bool:
 
 def compute_used(study: optuna.Study) -> int:
     """Images x epochs trained by the study's trials so far, running ones included (from their progress)."""
-    total = 0
-    for trial in study.get_trials(deepcopy=False):
-        if trial.state == TrialState.RUNNING:
-            total += int((trial.user_attrs.get(records.PROGRESS_ATTR) or {}).get("image_epochs") or 0)
-        else:
-            total += int(trial.user_attrs.get("image_epochs") or 0)
-    return total
+    return records.image_epochs_trained(study.get_trials(deepcopy=False))
 
 
 def compute_exhausted(study: optuna.Study) -> bool:

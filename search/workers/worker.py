@@ -22,7 +22,7 @@ from ..compat import study_storage
 from ..data import load_dataset
 from ..engines import Heartbeat, describe_storage, load_existing_study, run_study, stored_space
 from ..engines.recovery import worker_id
-from ..engines.study import TARGET_ATTR
+from ..engines.study import COMPUTE_ATTR, TARGET_ATTR, compute_used
 from ..progress import TrialReporter
 from ..runtime import device_description
 from ..spaces import ParamCounter
@@ -58,7 +58,8 @@ def run_worker(options: WorkerOptions, stream: TextIO | None = None) -> optuna.S
     print(f"worker {worker_id()} on {device_description()} joined study '{space.study}' ({space.engine}) in "
           f"{where}: {len(dataset.y_train):,} train / {len(dataset.y_val):,} val images, sampler seed {seed}",
           file=stream, flush=True)
-    reporter = TrialReporter(study.user_attrs.get(TARGET_ATTR), stream)
+    reporter = TrialReporter(study.user_attrs.get(TARGET_ATTR), stream,
+                             compute_cap=study.user_attrs.get(COMPUTE_ATTR), compute_at_start=compute_used(study))
     attrs = {"device": device_description(), "sampler_seed": seed}
     return run_study(space, study_storage(study), dataset, ParamCounter(), [reporter], queue=False,
                      timeout=options.timeout, sampler_seed=seed, poll_interval=options.poll_interval,
