@@ -110,4 +110,4 @@ def image_epochs_trained(trials: Iterable[FrozenTrial]) -> int:
 
 def describe_compute(image_epochs: int) -> str:
     """``14,500,000 image-epochs (0.20x seed 001's grid)``: a search's compute in the unit budgets use."""
-    return f"{image_epochs:,} image-epochs ({image_epochs / SEED001_GRID_IMAGE_EPOCHS:.2f}x seed 001's grid)"
+    return f"{image_epochs:,} image-epochs ({image_epochs / SEED001_GRID_IMAGE_EPOCHS:.2g}x seed 001's grid)"
