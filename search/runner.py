@@ -25,7 +25,7 @@ from .engines.queue import queued, top_up
 from .engines.storage import default_storage_path
 from .engines.study import compute_used
 from .progress import TrialReporter, TrialWatcher
-from .runtime import device_description, package_versions
+from .runtime import backend_name, package_versions, run_environment
 from .spaces import ParamCounter, Space, load_space
 from .workers.devices import Slot, detect_gpus, plan_slots
 from .workers.pool import LocalPool, PoolConfig, exit_description
@@ -92,9 +92,10 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
         del dataset  # the workers load their own copy
         _run_pool(study, space, options, slots, reporter, stream)
     else:
-        study.set_user_attr("device", device_description())
+        for key, value in run_environment().items():
+            study.set_user_attr(key, value)
         run_study(space, storage, dataset, ParamCounter(), [reporter], queue=False,
-                  trial_attrs={"device": device_description(), "sampler_seed": space.seed})
+                  trial_attrs={**run_environment(), "sampler_seed": space.seed})
     if reporter.session_done == 0 and not added:
         print(f"nothing to run: the study already has {finished_trials(study)} finished trials "
               f"(target {total}); pass a larger --n-trials to run more", file=stream, flush=True)
@@ -118,6 +119,7 @@ def _run_pool(study: optuna.Study, space: Space, options: RunOptions, slots: lis
                         timeout=space.optuna.timeout, heartbeat=options.heartbeat.interval)
     pool = LocalPool(config, slots)
     study.set_user_attr("device", f"{len(slots)} local workers: " + ", ".join(s.device for s in slots))
+    study.set_user_attr("backend", backend_name())  # the workers inherit KERAS_BACKEND from this process
     watcher = TrialWatcher(study, reporter)
     for worker in pool.start():
         print(f"started {worker.describe()}; log: {worker.log}", file=stream, flush=True)

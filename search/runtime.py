@@ -35,16 +35,30 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     import keras
 
     keras.utils.set_random_seed(seed)
+    set_op_determinism(deterministic)
+
+
+def set_op_determinism(on: bool) -> bool:
+    """Turn TensorFlow's deterministic ops on or off; False where the backend has no such switch.
+
+    The switch is process-wide, so a run that asks for speed (XLA) must turn
+    it off again. JAX and PyTorch have no global switch of this kind (JAX's
+    CPU kernels are deterministic; on GPU, XLA flags would be needed), so
+    nothing is done there and nothing TensorFlow-only is imported.
+    """
+    import keras
+
     if keras.backend.backend() != "tensorflow":
-        return
+        return False
     import tensorflow as tf
 
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
-    else:  # the switch is process-wide: a run that asks for speed (XLA) must turn it off again
-        from .compat import disable_op_determinism
+    from .compat import disable_op_determinism
 
+    if on:
+        tf.config.experimental.enable_op_determinism()
+    else:
         disable_op_determinism()
+    return True
 
 
 @lru_cache(maxsize=1)
@@ -57,6 +71,23 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def backend_name() -> str:
+    """The Keras backend this process runs on: ``tensorflow``, ``jax`` or ``torch``.
+
+    Recorded as its own field with every run (``backend`` in metrics.json, on
+    every trial and bench row), so that results are grouped by backend without
+    parsing the ``device`` text.
+    """
+    import keras
+
+    return keras.backend.backend()
+
+
+def run_environment() -> dict[str, str]:
+    """``{"backend": ..., "device": ...}``: what every run, trial and study records about where it ran."""
+    return {"backend": backend_name(), "device": device_description()}
 
 
 @lru_cache(maxsize=1)
@@ -121,6 +152,7 @@ def import_backend_quietly() -> None:
     quiet_backend_logs()
     if "keras" in sys.modules:
         return
+    check_backend()
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
@@ -136,6 +168,47 @@ def import_backend_quietly() -> None:
             os.dup2(saved, 2)
             os.close(saved)
     _quiet_python_loggers()
+
+
+#: The Keras backends cnn-search trains on; ``KERAS_BACKEND`` picks one (Keras's default: tensorflow).
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def configured_backend() -> str:
+    """The backend Keras will start: ``$KERAS_BACKEND``, else ``keras.json``'s, else ``tensorflow``.
+
+    Read the way Keras reads it (``$KERAS_HOME``, default ``~/.keras``), without importing Keras.
+    """
+    import json
+
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as fh:
+            return str(json.load(fh).get("backend", "tensorflow"))
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def check_backend() -> str:
+    """The configured backend, or a one-line error if it is not one we train on or is not installed.
+
+    Without this, a host with JAX but no TensorFlow (the GPU machines) that
+    forgot ``KERAS_BACKEND`` gets a 40-line traceback from inside Keras.
+    """
+    from importlib.util import find_spec
+
+    from .errors import ConfigError
+
+    backend = configured_backend()
+    installed = [b for b in BACKENDS if find_spec(b) is not None]
+    if backend not in BACKENDS:
+        raise ConfigError(f"KERAS_BACKEND={backend!r}: expected one of {', '.join(BACKENDS)}")
+    if backend not in installed:
+        hint = f"set KERAS_BACKEND to {' or '.join(installed)}" if installed else "install jax, torch or tensorflow"
+        raise ConfigError(f"KERAS_BACKEND={backend} (Keras's default when unset): {backend} is not installed; {hint}")
+    return backend
 
 
 def _quiet_python_loggers() -> None:

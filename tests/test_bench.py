@@ -98,6 +98,8 @@ def test_append_rows_keeps_earlier_rows_and_one_header(tmp_path):
     (["efficiency", "--grid-space", "/nonexistent.toml"], "no such space file"),
     (["all", "--small", "--variant", "nope"], "unknown variant 'nope'"),  # once, before any child starts
     (["all", "--sma"], "unrecognized arguments: --sma"),  # no abbreviations: `all` rebuilds children's argv
+    (["workers", "--workers", "1,2", "--trials-per-gpu", "1,4"], "--workers and --trials-per-gpu both set"),
+    (["workers", "--trials-per-gpu", "0,2"], "--trials-per-gpu: expected comma-separated positive integers"),
 ])
 def test_bad_input_is_one_line_and_status_2(args, message, capsys, data_dir, tmp_path):
     extra = [] if "--data-dir" in args else ["--data-dir", str(data_dir)]
@@ -236,7 +238,8 @@ def test_efficiency_charges_each_search_for_its_epochs(tmp_path, capsys, data_di
 
 
 def test_workers_measure_per_trial_and_total_throughput(tmp_path, capsys, data_dir):
-    csvs, _ = run_bench(tmp_path, capsys, "workers", "--workers", "1", "--worker-trials", "2",
+    # --trials-per-gpu is the GPU host's spelling of --workers: K workers share GPU 0 (here: K CPU workers)
+    csvs, _ = run_bench(tmp_path, capsys, "workers", "--trials-per-gpu", "1", "--worker-trials", "2",
                         "--data-dir", str(data_dir))
     rows = csvs["workers"]
     check_common(rows, "workers")
@@ -258,3 +261,16 @@ def test_options_time_each_training_setting_against_the_default(tmp_path, capsys
     spe = next(r for r in rows if r["engine"] == "steps_per_execution=8" and r["metric"] == "wall_time")
     assert spe["baseline"] == "default" and float(spe["ratio"]) == pytest.approx(
         float(spe["value"]) / times[("cnn", "default")])
+
+
+def test_comparison_runs_seed003s_five_models_and_records_each(tmp_path, capsys, data_dir):
+    csvs, _ = run_bench(tmp_path, capsys, "comparison", "--seeds", "1", "--data-dir", str(data_dir))
+    rows = csvs["comparison"]
+    check_common(rows, "comparison")
+    wall = next(r for r in rows if r["metric"] == "wall_time")
+    assert json.loads(wall["detail"])["complete"] == 5 and float(wall["value"]) > 0
+    assert wall["repeats"] == "1" and wall["epochs"] == "1"
+    test = {variant: v for (variant, _), v in figures(rows, "test_accuracy").items()}
+    assert set(test) == {"1A", "1B", "2", "3", "4"} and all(0 <= v <= 1 for v in test.values())
+    params = {variant: v for (variant, _), v in figures(rows, "params").items()}
+    assert params["1A"] == 1_633_274 and params["4"] == 4_811_786

@@ -216,6 +216,7 @@ def test_a_long_lived_worker_runs_30_trials_without_growing(tmp_path, data_dir):
     assert late - early < 40, f"RSS grew {late - early:.0f} MiB over 25 trials: {[round(r) for r in rss]}"
 
 
+@pytest.mark.jax  # the out-of-memory error of every backend CI runs
 def test_a_failing_trial_is_recorded_with_its_reason_and_the_worker_goes_on(tmp_path):
     import keras
 

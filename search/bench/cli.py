@@ -32,12 +32,15 @@ PROG = "cnn-search bench"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 ORDER = ("overhead", "options", "throughput", "efficiency", "startup", "workers")
+#: Benchmarks `all` leaves out: GPU-sized at their real size (scripts/gpu-bench.sh runs them).
+EXTRA = ("comparison",)
 
 Benchmark = Callable[..., list[dict[str, Any]]]
 
 
 def benchmarks() -> dict[str, Benchmark]:
     """Name -> function(settings, context) returning CSV rows (imported lazily: each pulls in Keras)."""
+    from .comparison import run_comparison
     from .efficiency import run_efficiency
     from .options import run_options
     from .overhead import run_overhead
@@ -46,7 +49,8 @@ def benchmarks() -> dict[str, Benchmark]:
     from .workers import run_workers
 
     return {"overhead": run_overhead, "options": run_options, "throughput": run_throughput,
-            "efficiency": run_efficiency, "startup": run_startup, "workers": run_workers}
+            "efficiency": run_efficiency, "startup": run_startup, "workers": run_workers,
+            "comparison": run_comparison}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -103,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
                 description="Benchmarks of cnn-search: engine overhead, [training] speed options, per-variant "
                             "throughput, search efficiency (Optuna vs grid), start-up time and worker scaling. "
                             "Rows are appended to OUT/BENCHMARK.csv.")
-    p.add_argument("benchmark", choices=(*ORDER, "all"),
-                   help="which benchmark ('all': each in turn, each in a fresh interpreter)")
+    p.add_argument("benchmark", choices=(*ORDER, *EXTRA, "all"),
+                   help="which benchmark ('all': each but comparison in turn, each in a fresh interpreter)")
     p.add_argument("--small", action="store_true",
                    help="the preset under which `all` takes under 10 minutes on 2 CPU cores: "
                         + ", ".join(f"{k}={v}" for k, v in SMALL.items()) + " (options given explicitly win)")
@@ -129,7 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_counts, help="workers: worker processes per run, comma-separated "
                    f"(default {','.join(map(str, DEFAULTS['workers']))}, --small "
                    f"{','.join(map(str, SMALL['workers']))}); with a GPU they share GPU 0")
+    p.add_argument("--trials-per-gpu", type=_counts, metavar="LIST",
+                   help="workers: the worker counts of --workers, spelt for a GPU host: K trials share GPU 0, "
+                        "each capped to 1/K of its memory, for each K listed (e.g. 1,2,4,8; no GPU: K CPU workers)")
     p.add_argument("--worker-trials", type=_count(1), help=f"workers: trials per run ({_preset('worker_trials')})")
+    p.add_argument("--seeds", type=_count(1),
+                   help="comparison: seeds per model of spaces/variants.toml (default: the space's 3)")
     p.add_argument("--optuna-space", type=Path, help="efficiency: Optuna space file (default spaces/budget50k.toml)")
     p.add_argument("--grid-space", type=Path, help="efficiency: grid space file (default spaces/seed001-grid.toml)")
     p.add_argument("--verbose", action="store_true", help="efficiency: show each search's per-trial progress")
@@ -144,9 +153,16 @@ def settings_from_args(args: argparse.Namespace, command: str) -> BenchSettings:
         epochs=args.epochs, batch_size=args.batch_size, repeats=args.repeats, seed=args.seed, out=args.out,
         variant=args.variant, variants=args.variants, folds=args.folds, seconds=args.seconds,
         eval_batch=args.eval_batch, n_trials=args.n_trials, startup_repeats=args.startup_repeats,
-        workers=args.workers, worker_trials=args.worker_trials,
+        workers=_worker_counts(args), worker_trials=args.worker_trials, seeds=args.seeds,
         optuna_space=args.optuna_space, grid_space=args.grid_space, command=command,
     )
+
+
+def _worker_counts(args: argparse.Namespace) -> tuple[int, ...] | None:
+    """``--workers`` or ``--trials-per-gpu`` (one list, two names: on a GPU the K workers share GPU 0)."""
+    if args.workers is not None and args.trials_per_gpu is not None and args.workers != args.trials_per_gpu:
+        raise ConfigError("--workers and --trials-per-gpu both set the workers benchmark's worker counts; give one")
+    return args.trials_per_gpu if args.trials_per_gpu is not None else args.workers
 
 
 def run(names: Sequence[str], settings: BenchSettings, *, verbose: bool = False) -> dict[str, Path]:

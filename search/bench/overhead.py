@@ -231,19 +231,9 @@ def _only_complete_trial(study: Any) -> Any:
 
 def _determinism_switch(backend: str) -> Callable[[bool], None] | None:
     """A function turning TensorFlow op determinism on/off, or None where there is no such switch."""
-    if backend != "tensorflow":
-        return None
-    try:
-        from tensorflow.python.framework import config as tf_config
-    except ImportError:  # pragma: no cover - a TensorFlow without the private switch
-        return None
-    if not hasattr(tf_config, "disable_op_determinism"):  # pragma: no cover
-        return None
+    from ..runtime import set_op_determinism
 
-    def switch(on: bool) -> None:
-        (tf_config.enable_op_determinism if on else tf_config.disable_op_determinism)()
-
-    return switch
+    return set_op_determinism if backend == "tensorflow" else None
 
 
 # --- rows -----------------------------------------------------------------------------------------

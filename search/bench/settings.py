@@ -79,6 +79,7 @@ class BenchSettings:
     startup_repeats: int = DEFAULTS["startup_repeats"]
     workers: tuple[int, ...] = DEFAULTS["workers"]
     worker_trials: int = DEFAULTS["worker_trials"]
+    seeds: int | None = None  # comparison: seeds per model (None: the space's own)
     optuna_space: Path | None = None
     grid_space: Path | None = None
     small: bool = False
@@ -91,7 +92,7 @@ class BenchSettings:
             raise ConfigError("workers must list at least one worker count")
         for count in self.workers:
             _positive_int("workers", count)
-        for name in ("batch_size",):
+        for name in ("batch_size", "seeds"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
         if self.subset is not None:

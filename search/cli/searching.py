@@ -46,6 +46,8 @@ def register(sub: Any) -> None:
     worker.add_argument("--device", metavar="gpu:K|cpu", help="train on GPU K or on the CPU (default: the "
                         "backend's choice)")
     worker.add_argument("--threads", type=int, help="CPU threads for the backend (default: one per core)")
+    worker.add_argument("--trials-per-gpu", type=int, default=1, metavar="K",
+                        help="this worker is one of K on its GPU: cap its GPU memory to 1/K of the card (default 1)")
     worker.add_argument("--timeout", type=float, help="stop claiming trials after S seconds")
     add_data_dir_arg(worker)
     add_heartbeat_arg(worker)
@@ -125,15 +127,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
     heartbeat = heartbeat_seconds(args)
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {args.threads}")
-    env = placement_env(parse_device(args.device)) if args.device else {}
+    if args.trials_per_gpu < 1:
+        raise ConfigError(f"--trials-per-gpu must be at least 1, got {args.trials_per_gpu}")
+    env = placement_env(parse_device(args.device), args.trials_per_gpu) if args.device else {}
     apply_env({**env, **threads_env(args.threads)})
     import_backend_quietly()
+    from ..workers.memory import apply_memory_cap
+
+    cap = apply_memory_cap()  # before the data or any model touches the GPU
     from ..engines import Heartbeat
     from ..workers.worker import WorkerOptions, run_worker
 
     freeze_long_lived_objects()
     options = WorkerOptions(study=args.study, storage=args.storage, results_dir=args.results_dir,
-                            data_dir=args.data_dir, timeout=args.timeout, heartbeat=Heartbeat(heartbeat))
+                            data_dir=args.data_dir, timeout=args.timeout, heartbeat=Heartbeat(heartbeat),
+                            memory_cap=cap)
     try:
         run_worker(options)
     except KeyboardInterrupt:

@@ -133,7 +133,10 @@ def _requeue(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
 def describe_failure(exc: BaseException) -> str:
     """One line for the failure, flagging out-of-memory errors whatever the backend calls them."""
     text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-    oom = ("ResourceExhausted", "RESOURCE_EXHAUSTED", "out of memory", "OutOfMemory", "OOM when allocating")
+    # TensorFlow: ResourceExhaustedError / "OOM when allocating"; JAX (XLA): "RESOURCE_EXHAUSTED: Out of
+    # memory"; PyTorch: torch.OutOfMemoryError ("CUDA out of memory") and, on the CPU, "can't allocate memory"
+    oom = ("ResourceExhausted", "RESOURCE_EXHAUSTED", "out of memory", "OutOfMemory", "OOM when allocating",
+           "MemoryError", "can't allocate memory")
     if any(marker.lower() in text.lower() for marker in oom):
         text = f"out of memory: {text}"
     return text[:500]

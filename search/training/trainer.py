@@ -23,11 +23,12 @@ import pandas as pd
 from ..compat import tf_gradient_registry
 from ..data import DataOptions, Dataset, PixelNormalization, fit_normalization, load_dataset
 from ..errors import ConfigError
-from ..runtime import device_description, package_versions, seed_everything
+from ..runtime import package_versions, run_environment, seed_everything
 from ..zoo import build_model, get_variant, recipe_record, total_params, trainable_params
 from .evaluation import confusion_frame
 from .interruption import InterruptCheck
 from .options import FitOptions, kept_epoch, precision
+from .placement import on_device
 from .progress import EpochPrinter, EpochTimer
 
 EVAL_BATCH = 2048  # inference holds no gradients, so a large batch is cheap and fast
@@ -87,6 +88,7 @@ def train(
     dataset: Dataset | None = None,
     verbose: bool = True,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    data_on_device: bool = False,
 ) -> TrainResult:
     """Train ``config`` on the training split, validate per epoch, evaluate on the test set.
 
@@ -95,6 +97,8 @@ def train(
     normalisation is fitted on the images the model trains on (the training
     split, or train + validation for ``full_train``) and built into the model.
     With early stopping, every reported figure comes from the restored epoch.
+    The training arrays go to the GPU once where the backend allows
+    (:mod:`.placement`; ``data_on_device`` forces it, also on a CPU, for tests).
     """
     hparams, epochs, batch_size, options = resolve(config)
     if dataset is None:
@@ -109,9 +113,10 @@ def train(
     stopping = config.fit.callbacks(validating=validation is not None)
     fit_callbacks = [timer, InterruptCheck(), *callbacks, *stopping]
     fit_callbacks += [EpochPrinter(epochs, timer)] if verbose else []
+    fed, on_gpu = on_device((x, y, *(validation or ())), force=data_on_device)
     try:
-        fit = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=0,
-                        callbacks=fit_callbacks, validation_batch_size=EVAL_BATCH)
+        fit = model.fit(fed[0], fed[1], validation_data=fed[2:] or None, epochs=epochs, batch_size=batch_size,
+                        verbose=0, callbacks=fit_callbacks, validation_batch_size=EVAL_BATCH)
     except Exception as exc:  # pruned, diverged, failed: say how much training it took first
         exc.image_epochs = len(timer.times) * len(y)
         raise
@@ -140,8 +145,9 @@ def train(
         "training_time_s": training_time(history),
         "time_per_epoch_s": training_time(history) / max(len(history), 1),
         "image_epochs": len(history) * len(y),
+        "data_on_device": on_gpu,
         "versions": package_versions(),
-        "device": device_description(),
+        **run_environment(),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     return TrainResult(model, history, metrics, y_pred, dataset)

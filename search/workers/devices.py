@@ -4,8 +4,8 @@ Backends read these variables once, when they start, so they are set before
 Keras is imported: in a worker's own process for ``cnn-search worker
 --device``, in the child's environment for ``cnn-search run --workers N``.
 ``CUDA_VISIBLE_DEVICES`` pins a process to one GPU (TensorFlow, JAX and
-PyTorch all honour it) and memory growth lets several small trials share
-it; on a CPU-only machine the cores are divided between the workers instead
+PyTorch all honour it) and a memory cap per process lets several small
+trials share it (:mod:`.memory`); on a CPU-only machine the cores are divided between the workers instead
 of every worker starting a thread per core and all of them thrashing.
 """
 
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from .memory import FRACTION_ENV, memory_fraction
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 
@@ -106,14 +107,20 @@ def device_env(slot: Slot) -> dict[str, str]:
 
 
 def placement_env(gpu: int | None, share: int = 1) -> dict[str, str]:
-    """Pin to GPU ``gpu`` with memory growth (``share`` processes on it), or hide every GPU (None)."""
+    """Pin to GPU ``gpu``, one of ``share`` processes on it each capped to its part, or hide every GPU (None).
+
+    The caps every backend reads at start-up are set here (TensorFlow's memory
+    growth, JAX's preallocation off and memory fraction); the fraction also
+    travels in ``CNN_SEARCH_GPU_MEMORY_FRACTION`` for the caps a process sets
+    itself after import (TensorFlow's memory limit, PyTorch's per-process
+    fraction: :func:`search.workers.memory.apply_memory_cap`).
+    """
     if gpu is None:
         return {"CUDA_VISIBLE_DEVICES": "", "JAX_PLATFORMS": "cpu"}
-    env = {"CUDA_VISIBLE_DEVICES": str(gpu), "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-           "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
-    if share > 1:  # JAX allocates on demand then; cap each sharer's pool to its part
-        env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{0.9 / share:.3f}"
-    return env
+    fraction = f"{memory_fraction(share):.3f}"
+    return {"CUDA_VISIBLE_DEVICES": str(gpu), "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+            "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_PYTHON_CLIENT_MEM_FRACTION": fraction,
+            FRACTION_ENV: fraction}
 
 
 def threads_env(threads: int | None) -> dict[str, str]:

@@ -71,6 +71,8 @@ class LocalPool:
         c = self.config
         cmd = [sys.executable, "-m", "search", "worker", c.study, "--device", slot.device,
                "--results-dir", str(c.results_dir)]
+        if slot.gpu is not None:  # the worker caps its own memory to its part of the card
+            cmd += ["--trials-per-gpu", str(slot.share)]
         if slot.threads is not None:
             cmd += ["--threads", str(slot.threads)]
         if c.data_dir is not None:

@@ -24,7 +24,7 @@ from ..engines import Heartbeat, describe_storage, load_existing_study, run_stud
 from ..engines.recovery import worker_id
 from ..engines.study import COMPUTE_ATTR, TARGET_ATTR, compute_used
 from ..progress import TrialReporter
-from ..runtime import device_description
+from ..runtime import device_description, run_environment
 from ..spaces import ParamCounter
 
 
@@ -39,6 +39,7 @@ class WorkerOptions:
     timeout: float | None = None  # stop claiming trials after this many seconds (default: the study's)
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
     poll_interval: float = 2.0
+    memory_cap: str = ""  # what the worker's start-up capped (search.workers.memory), for its first line
 
 
 def sampler_seed(seed: int, worker: str | None = None) -> int:
@@ -56,11 +57,12 @@ def run_worker(options: WorkerOptions, stream: TextIO | None = None) -> optuna.S
     seed = sampler_seed(space.seed)
     where = describe_storage(options.storage, options.study, options.results_dir)
     print(f"worker {worker_id()} on {device_description()} joined study '{space.study}' ({space.engine}) in "
-          f"{where}: {len(dataset.y_train):,} train / {len(dataset.y_val):,} val images, sampler seed {seed}",
+          f"{where}: {len(dataset.y_train):,} train / {len(dataset.y_val):,} val images, sampler seed {seed}"
+          + (f", {options.memory_cap}" if options.memory_cap else ""),
           file=stream, flush=True)
     reporter = TrialReporter(study.user_attrs.get(TARGET_ATTR), stream,
                              compute_cap=study.user_attrs.get(COMPUTE_ATTR), compute_at_start=compute_used(study))
-    attrs = {"device": device_description(), "sampler_seed": seed}
+    attrs = {**run_environment(), "sampler_seed": seed}
     return run_study(space, study_storage(study), dataset, ParamCounter(), [reporter], queue=False,
                      timeout=options.timeout, sampler_seed=seed, poll_interval=options.poll_interval,
                      trial_attrs=attrs)
