@@ -33,9 +33,9 @@ from optuna.trial import FrozenTrial
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 __all__ = [
-    "BaseHeartbeat", "HeartbeatStorage", "StaleCallback", "UpdateFinishedTrialError", "disable_op_determinism",
-    "heartbeat_grace_period", "is_heartbeat_enabled", "pop_waiting_trial_id", "stale_trial_ids", "study_id",
-    "study_storage", "tf_gradient_registry", "trial_id",
+    "BaseHeartbeat", "HeartbeatStorage", "RDB_BACKEND_PRIVATE_CALLS", "StaleCallback", "UpdateFinishedTrialError",
+    "disable_op_determinism", "heartbeat_grace_period", "hold_storage_writes", "is_heartbeat_enabled",
+    "pop_waiting_trial_id", "stale_trial_ids", "study_id", "study_storage", "tf_gradient_registry", "trial_id",
 ]
 
 
@@ -67,6 +67,13 @@ class HeartbeatStorage(BaseHeartbeat):
 
     def get_failed_trial_callback(self) -> StaleCallback | None:  # Optuna < 4.9
         return self.get_heartbeat_stale_trial_callback()
+
+
+#: The private ``RDBStorage`` methods Optuna's caching wrapper calls (Optuna 4.3 to 5.0; 4.3 has no
+#: ``_set_trial_param``/``_get_best_trial_id`` and calls the public names instead). A storage that
+#: retries its queries after a lost connection must wrap these as well as the public methods.
+RDB_BACKEND_PRIVATE_CALLS = ("_create_new_trial", "_set_trial_param", "_get_best_trial_id", "_get_trials",
+                             "_get_stale_trial_ids")
 
 
 def study_storage(study: optuna.Study) -> BaseStorage:
@@ -117,6 +124,18 @@ def heartbeat_grace_period(storage: BaseStorage) -> int | None:
     backend = getattr(storage, "_backend", storage)
     grace = getattr(backend, "grace_period", None)
     return None if grace is None else int(grace)
+
+
+def hold_storage_writes(storage: BaseStorage, timeout: float) -> bool:
+    """Take the journal storage's write lock for good, so that the process can end between two writes.
+
+    ``JournalStorage._thread_lock`` (Optuna 4.3 to 5.0) guards every append
+    of this process; holding it before ``os._exit`` means no record is cut
+    in half by the exit. Other storages (a database) are transactional: True
+    without waiting. False if the lock was not free within ``timeout``.
+    """
+    lock = getattr(storage, "_thread_lock", None)
+    return True if lock is None else lock.acquire(timeout=timeout)
 
 
 # --- TensorFlow (imported only when called: the Keras backend may be another one) -------------------------

@@ -51,6 +51,7 @@ class BestSpec(BaseModel):
     optimizer: dict[str, Any]
     data: DataSpec
     seed: int = Field(ge=0)
+    split_seed: int | None = Field(None, ge=0)  # the search's data split (None: a spec from before; = seed)
     training: dict[str, Any] = {}  # FitOptions: compile, precision, early stopping (defaults when absent)
     params: int = Field(ge=1)
     metrics: dict[str, Any] = {}
@@ -89,7 +90,8 @@ def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url:
         optimizer={"name": full.get("optimizer"), "learning_rate": full.get("learning_rate")},
         data=DataSpec(subset=space.data.subset, normalize=space.data.normalize,
                       val_fraction=space.data.val_fraction, test_subset=space.data.test_subset),
-        seed=(attrs.get("seeds") or [space.seed])[0], training=space.fit_options().record(), params=attrs["params"],
+        seed=(attrs.get("seeds") or [space.seed])[0], split_seed=space.data_options().seed,
+        training=space.fit_options().record(), params=attrs["params"],
         metrics={k: attrs.get(k) for k in ("val_accuracy", "val_accuracy_std", "val_loss", "test_accuracy",
                                            "test_accuracy_std", "test_loss", "n", "kept_epochs",
                                            "training_time_s", "image_epochs", "total_params")},
@@ -147,6 +149,7 @@ def train_config(spec: BestSpec, *, full_train: bool = False) -> TrainConfig:
     """The exact configuration of the spec, optionally trained on train + validation."""
     data = DataOptions(subset=spec.data.subset, normalize=spec.data.normalize, val_fraction=spec.data.val_fraction,
                        test_subset=spec.data.test_subset)
+    split = spec.seed if spec.split_seed is None else spec.split_seed  # older specs: the search split by its seed
     return TrainConfig(spec.variant, spec.hparams, epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.seed,
-                       data=data, full_train=full_train, fit=FitOptions(**spec.training))
+                       split_seed=split, data=data, full_train=full_train, fit=FitOptions(**spec.training))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -20,15 +20,16 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from .data import load_dataset
-from .engines import Heartbeat, describe_storage, finished_trials, open_storage, open_study, run_study, target_trials
+from .engines import describe_storage, finished_trials, open_storage, open_study, run_study, target_trials
 from .engines.queue import queued, top_up
-from .engines.storage import default_storage_path
+from .engines.settings import store_recovery
+from .engines.storage import adopt_heartbeat, default_storage_path
 from .engines.study import compute_used
 from .progress import TrialReporter, TrialWatcher
 from .runtime import backend_name, package_versions, run_environment
 from .spaces import ParamCounter, Space, load_space
 from .workers.devices import Slot, detect_gpus, plan_slots
-from .workers.pool import LocalPool, PoolConfig, exit_description
+from .workers.pool import LocalPool, PoolConfig, exit_description, kill_wedged
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,9 @@ class RunOptions:
     workers: int | None = None  # None: train in this process; 0: only create the study and its queue
     gpus: list[int] | None = None  # GPU indices for the workers (None: every GPU nvidia-smi lists)
     trials_per_gpu: int = 1
-    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    heartbeat: int | None = None  # seconds; a new study stores it (default 10), an existing one keeps its own
+    max_retries: int | None = None  # None: the space's [recovery] settings
+    trial_timeout: float | None = None
     poll_interval: float = 1.0
 
     @property
@@ -60,7 +63,8 @@ def resolve_space(path: str | Path, options: RunOptions) -> Space:
     """The validated space with CLI overrides applied."""
     space = load_space(path)
     return space.with_overrides(study=options.study, n_trials=options.n_trials, timeout=options.timeout,
-                                subset=options.subset, epochs=options.epochs, test_subset=options.test_subset)
+                                subset=options.subset, epochs=options.epochs, test_subset=options.test_subset,
+                                max_retries=options.max_retries, trial_timeout=options.trial_timeout)
 
 
 def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) -> optuna.Study:
@@ -71,8 +75,10 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
     # log would add a traceback for every failure and for Ctrl-C.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     dataset = load_dataset(space.data_options(), data_dir=options.data_dir)  # bad data: nothing written yet
-    storage = open_storage(options.storage, space.study, options.results_dir, options.heartbeat)
+    storage = open_storage(options.storage, space.study, options.results_dir)
     study = open_study(space, storage)
+    heartbeat = adopt_heartbeat(storage, study, options.heartbeat, create=True, stream=stream)
+    store_recovery(study, space)
     total = target_trials(space)
     added = top_up(study, space)
     where = describe_storage(options.storage, space.study, options.results_dir)
@@ -90,7 +96,7 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
         return study
     if slots:
         del dataset  # the workers load their own copy
-        _run_pool(study, space, options, slots, reporter, stream)
+        _run_pool(study, space, options, slots, reporter, stream, heartbeat.grace)
     else:
         for key, value in run_environment().items():
             study.set_user_attr(key, value)
@@ -111,12 +117,18 @@ def _slots(options: RunOptions) -> list[Slot]:
 
 
 def _run_pool(study: optuna.Study, space: Space, options: RunOptions, slots: list[Slot], reporter: TrialReporter,
-              stream: TextIO) -> None:
-    """Start the local workers and print every trial any worker finishes until all have stopped."""
+              stream: TextIO, grace: int) -> None:
+    """Start the local workers and print every trial any worker finishes until all have stopped.
+
+    A worker whose trial hung is replaced by a fresh process on the same
+    slot: one that ended itself for it (:data:`EXIT_HUNG`), and one this
+    process killed because its trial ran past the time limit plus the grace
+    period (a hang that stopped even its own watchdog).
+    """
     storage = options.storage or str(default_storage_path(space.study, options.results_dir))
     config = PoolConfig(study=space.study, storage=storage, results_dir=options.results_dir,
                         log_dir=options.results_dir / space.study / "workers", data_dir=options.data_dir,
-                        timeout=space.optuna.timeout, heartbeat=options.heartbeat.interval)
+                        timeout=space.optuna.timeout)
     pool = LocalPool(config, slots)
     study.set_user_attr("device", f"{len(slots)} local workers: " + ", ".join(s.device for s in slots))
     study.set_user_attr("backend", backend_name())  # the workers inherit KERAS_BACKEND from this process
@@ -124,21 +136,31 @@ def _run_pool(study: optuna.Study, space: Space, options: RunOptions, slots: lis
     for worker in pool.start():
         print(f"started {worker.describe()}; log: {worker.log}", file=stream, flush=True)
     try:
-        while pool.running():
+        while True:
+            _watch(pool, watcher, stream, study, grace)
+            if not pool.running():
+                break
             time.sleep(options.poll_interval)
-            _watch(pool, watcher, stream)
     except KeyboardInterrupt:
         print("stopping the workers (each re-queues its running trial) ...", file=stream, flush=True)
         pool.interrupt()
         _watch(pool, watcher, stream)
         raise
-    _watch(pool, watcher, stream)
 
 
-def _watch(pool: LocalPool, watcher: TrialWatcher, stream: TextIO) -> None:
+def _watch(pool: LocalPool, watcher: TrialWatcher, stream: TextIO, study: optuna.Study | None = None,
+           grace: int = 0) -> None:
+    """Report trials and exited workers; with ``study``, also kill and replace workers whose trial hung."""
     watcher.poll()
+    if study is not None:
+        for worker, trial in kill_wedged(pool, study, grace):
+            print(f"{worker.describe()} was killed: its trial {trial} ran past the time limit and the "
+                  "process did not stop by itself", file=stream, flush=True)
     for worker in pool.newly_exited():
         print(exit_description(worker), file=stream, flush=True)
+        if study is not None and worker.hung:
+            fresh = pool.replace(worker)
+            print(f"replaced it with {fresh.describe()}; log: {fresh.log}", file=stream, flush=True)
 
 
 def summary_table(study: optuna.Study, top: int = 5) -> pd.DataFrame:

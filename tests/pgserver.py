@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 USER = "cnn"
@@ -49,10 +50,20 @@ class Server:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         self._run("initdb", "-D", str(self.data), "-U", USER, f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
                   "--auth-local=trust", "-E", "UTF8", "--no-instructions")
+        self._start()
+
+    def _start(self) -> None:
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.base} "
                    "-c fsync=off -c synchronous_commit=off -c max_connections=100")
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.base / "server.log"), "-w",
                   "start")
+
+    def restart(self, downtime: float = 0.0) -> None:
+        """Stop the server the way an administrator's restart does (every connection is closed), stay down
+        for ``downtime`` seconds, start it again on the same port. Everything committed is kept."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        time.sleep(downtime)
+        self._start()
 
     def create_database(self, name: str) -> str:
         """A fresh database; returns its URL (with the password, as a user would write it)."""

@@ -127,6 +127,7 @@ def test_train_from_cli_and_full_train(quick_study, results, tmp_path, data_dir)
     assert main(["train", "--from", str(path), "--full-train", "--quiet", "--data-dir", str(data_dir),
                  "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    assert spec.split_seed == metrics["split_seed"] == metrics["data"]["seed"] == 0, "the search's split, recorded"
     assert metrics["full_train"] is True and metrics["val"] is None
     assert metrics["data"]["n_train"] == 800 and metrics["data"]["n_val"] == 0
     assert metrics["hparams"] == spec.hparams

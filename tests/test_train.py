@@ -39,6 +39,7 @@ def test_metrics_record_the_run(grid50k_run):
     assert m["recipe"]["learning_rate"] == 0.002, "seed 001's Keras: 'Nadam' meant a rate of 0.002"
     assert m["total_params"] == 47_582 and m["kept_epoch"] == 2 and m["image_epochs"] == 2 * 2400
     assert (m["epochs"], m["batch_size"], m["seed"]) == (2, 32, 3)
+    assert m["split_seed"] == m["data"]["seed"] == 0, "--seed 3 trains differently on the same split"
     assert (m["data"]["n_train"], m["data"]["n_val"], m["data"]["n_test"]) == (2400, 600, 10_000)
     assert m["test"]["accuracy"] > 0.6, "far above the 0.1 of chance"
     assert 0 < m["time_per_epoch_s"] <= m["training_time_s"]
@@ -70,6 +71,21 @@ def test_same_seed_gives_same_metrics_on_cpu(data_dir):
         assert first[split] == second[split]
     other = train(TrainConfig(**{**config.__dict__, "seed": 12}), data_dir=data_dir, verbose=False).metrics
     assert other["val"] != first["val"]
+
+
+@pytest.mark.smoke
+def test_the_training_seed_keeps_the_data_split_unless_a_split_seed_is_given(data_dir):
+    from search.data import load_dataset
+    from search.training.trainer import resolve
+
+    def split(**seeds):
+        options = resolve(TrainConfig("cnn", {"blocks": 1}, data=DataOptions(subset=500), **seeds))[3]
+        data = load_dataset(options, data_dir=data_dir)
+        return options.seed, data.x_val.tobytes()
+
+    assert split(seed=1) == split(seed=2), "another training seed, the same validation images"
+    seed, images = split(seed=1, split_seed=5)
+    assert seed == 5 and images != split(seed=1)[1]
 
 
 def test_five_class_models_train_on_five_classes(data_dir):

@@ -45,13 +45,14 @@ def add_storage_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_heartbeat_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--heartbeat", type=int, default=10, metavar="S",
+    p.add_argument("--heartbeat", type=int, metavar="S",
                    help="seconds between a running trial's heartbeats; a trial silent for 5x this is failed "
-                        "and retried (default 10)")
+                        "and retried (default 10). Fixed when the study is created: every worker uses the study's")
 
 
-def heartbeat_seconds(args: argparse.Namespace) -> int:
-    if args.heartbeat < 1:
+def heartbeat_seconds(args: argparse.Namespace) -> int | None:
+    """The ``--heartbeat`` given (None: not given, so the study's or the default)."""
+    if args.heartbeat is not None and args.heartbeat < 1:
         raise ConfigError(f"--heartbeat must be a whole number of seconds >= 1, got {args.heartbeat}")
     return args.heartbeat
 

@@ -24,7 +24,10 @@ def register(sub: Any) -> None:
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a hyperparameter (repeatable)")
     train.add_argument("--epochs", type=int, help="epochs (default: the variant's)")
     train.add_argument("--batch-size", type=int, help="batch size (default: the variant's)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--seed", type=int, default=0,
+                       help="training seed: weights, dropout, batch order (default 0); the data split stays put")
+    train.add_argument("--split-seed", type=int, metavar="N",
+                       help="seed of the train/validation split and --subset (default 0, or the spec's with --from)")
     train.add_argument("--out", type=Path, default=Path("results/train"), help="output directory")
     train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     add_data_dir_arg(train)
@@ -72,9 +75,9 @@ def _train_config(args: argparse.Namespace) -> Any:
     from ..training import TrainConfig
 
     if args.from_spec is not None:
-        if args.variant or args.set or args.epochs or args.batch_size or args.subset:
+        if args.variant or args.set or args.epochs or args.batch_size or args.subset or args.split_seed is not None:
             raise ConfigError("train --from takes the whole configuration from the spec; "
-                              "drop VARIANT, --set, --epochs, --batch-size and --subset")
+                              "drop VARIANT, --set, --epochs, --batch-size, --subset and --split-seed")
         return train_config(load_best(args.from_spec), full_train=args.full_train)
     if not args.variant:
         raise ConfigError("train needs a VARIANT (see `cnn-search models`) or --from best.json")
@@ -84,6 +87,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
+        split_seed=args.split_seed,
         data=DataOptions(subset=args.subset, normalize=args.normalize, val_fraction=args.val_fraction),
         full_train=args.full_train,
     )

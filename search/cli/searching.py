@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StorageError
 from ..runtime import freeze_long_lived_objects, import_backend_quietly
 from .common import (
     EXIT_INCOMPLETE,
@@ -38,6 +38,12 @@ def register(sub: Any) -> None:
     run.add_argument("--trials-per-gpu", type=int, default=1, metavar="K",
                      help="workers sharing each GPU (small models; default 1)")
     add_heartbeat_arg(run)
+    run.add_argument("--max-retries", type=int, metavar="N",
+                     help="runs of a trial whose worker died or hung that are retried (default: the space's "
+                          "[recovery] max_retries, 1); an interrupted trial is always re-queued")
+    run.add_argument("--trial-timeout", type=float, metavar="S",
+                     help="wall-clock limit per trial: past it the trial is failed and its worker process "
+                          "replaced (default: the space's [recovery] trial_timeout, none)")
     run.set_defaults(handler=cmd_run)
 
     worker = sub.add_parser("worker", help="join a study and run its queued trials (any host)")
@@ -56,6 +62,7 @@ def register(sub: Any) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     heartbeat_seconds(args)  # flag errors first, before the slow imports
+    _check_recovery_flags(args)
     gpus = _place_run(args)
     import_backend_quietly()
     from ..engines import describe_storage
@@ -72,6 +79,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished trials are saved; resume with: {resume_command(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except StorageError as exc:
+        raise StorageError(f"{exc}; resume with: {resume_command(args)}") from None
     table = summary_table(study)
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts(study).items()))
     print(f"study '{space.study}': {tally or 'no trials'}")
@@ -111,14 +120,21 @@ def _place_run(args: argparse.Namespace) -> list[int] | None:
     return gpus
 
 
+def _check_recovery_flags(args: argparse.Namespace) -> None:
+    if args.max_retries is not None and not 0 <= args.max_retries <= 100:
+        raise ConfigError(f"--max-retries must be a whole number from 0 to 100, got {args.max_retries}")
+    if args.trial_timeout is not None and not args.trial_timeout > 0:
+        raise ConfigError(f"--trial-timeout must be a number of seconds > 0, got {args.trial_timeout:g}")
+
+
 def _run_options(args: argparse.Namespace, gpus: list[int] | None) -> Any:
-    from ..engines import Heartbeat
     from ..runner import RunOptions
 
     return RunOptions(study=args.study, storage=args.storage, n_trials=args.n_trials, timeout=args.timeout,
                       subset=args.subset, epochs=args.epochs, test_subset=args.test_subset,
                       data_dir=args.data_dir, results_dir=args.results_dir, workers=args.workers, gpus=gpus,
-                      trials_per_gpu=args.trials_per_gpu, heartbeat=Heartbeat(heartbeat_seconds(args)))
+                      trials_per_gpu=args.trials_per_gpu, heartbeat=heartbeat_seconds(args),
+                      max_retries=args.max_retries, trial_timeout=args.trial_timeout)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -135,12 +151,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from ..workers.memory import apply_memory_cap
 
     cap = apply_memory_cap()  # before the data or any model touches the GPU
-    from ..engines import Heartbeat
     from ..workers.worker import WorkerOptions, run_worker
 
     freeze_long_lived_objects()
     options = WorkerOptions(study=args.study, storage=args.storage, results_dir=args.results_dir,
-                            data_dir=args.data_dir, timeout=args.timeout, heartbeat=Heartbeat(heartbeat),
+                            data_dir=args.data_dir, timeout=args.timeout, heartbeat=heartbeat,
                             memory_cap=cap)
     try:
         run_worker(options)

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import optuna
@@ -96,9 +96,8 @@ def beating(storage: BaseStorage, trial_id: int) -> Iterator[None]:
         yield
         return
     interval = storage.get_heartbeat_interval()
-    stop = threading.Event()
 
-    def beat() -> None:
+    def beat(stop: threading.Event) -> None:
         while not stop.wait(interval):
             try:
                 storage.record_heartbeat(trial_id)
@@ -106,10 +105,23 @@ def beating(storage: BaseStorage, trial_id: int) -> Iterator[None]:
                 _log.warning("heartbeat of trial id %s failed: %s", trial_id, exc)
 
     storage.record_heartbeat(trial_id)  # the first beat before any work, so a crash at once is caught
-    thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)
+    with in_background(beat, f"heartbeat-{trial_id}"):
+        yield
+
+
+@contextlib.contextmanager
+def in_background(task: Callable[[threading.Event], None], name: str, join: bool = True) -> Iterator[None]:
+    """Run ``task(stop)`` in a daemon thread while the block runs; ``stop`` is set when the block ends.
+
+    ``join=False`` does not wait for the thread (a watchdog that is ending
+    the process must not hold up the block that outlived it).
+    """
+    stop = threading.Event()
+    thread = threading.Thread(target=task, args=(stop,), name=name, daemon=True)
     thread.start()
     try:
         yield
     finally:
         stop.set()
-        thread.join()
+        if join:
+            thread.join()

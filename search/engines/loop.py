@@ -6,13 +6,24 @@ going while the queue has tickets, then stays while other workers still run
 trials: if one of them dies, its trial is failed and re-queued (see
 :mod:`.recovery`) and a survivor runs the retry. A failing trial (an
 exception, running out of memory) is recorded as failed with its reason and
-the loop goes on; Ctrl-C fails the current trial, re-queues it and stops.
+the loop goes on; Ctrl-C fails the current trial, re-queues it and stops. A
+storage that cannot be written (:class:`~search.errors.StorageError`) stops
+the loop: nothing can be recorded, and the trial is recovered when it resumes.
+
+A trial that runs past the study's ``trial_timeout`` is failed by a watchdog
+thread, which then ends the whole process (:data:`EXIT_HUNG`): a thread
+cannot interrupt a main thread stuck in a C call (a deadlocked data loader,
+a wedged GPU), but the process can end, and ``run --workers N`` starts a
+fresh one in its place. A hang that holds the interpreter lock stops the
+watchdog too; it also stops the heartbeat, so other workers fail the trial,
+and ``run --workers N`` kills the process (see :mod:`search.runner`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import sys
 import threading
@@ -25,12 +36,16 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from .. import interrupts, records
-from ..compat import UpdateFinishedTrialError, study_storage, trial_id
+from ..compat import UpdateFinishedTrialError, hold_storage_writes, study_storage, trial_id
+from ..errors import EXIT_HUNG, StorageError
 from ..runtime import memory_usage
-from .heartbeat import beat_once, beating
+from .heartbeat import beat_once, beating, in_background
 from .queue import claim, new_trial
-from .recovery import REASON_ATTR, WORKER_ATTR, fail_and_retry, recover, worker_id
+from .recovery import REASON_ATTR, TIMED_OUT_ATTR, fail_and_retry, recover, timeout_reason, worker_attrs
+from .settings import recovery_settings
 from .study import compute_exhausted, target_reached
+
+HUNG_EXIT_GRACE = 30.0  # seconds the watchdog gives its own writes before it exits regardless
 
 Objective = Callable[[optuna.Trial], float]
 TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
@@ -69,7 +84,7 @@ def work(study: optuna.Study, objective: Objective, options: LoopOptions = LoopO
             time.sleep(options.poll_interval)
             continue
         waiting_note = ""
-        frozen = run_trial(study, trial, objective)
+        frozen = run_trial(study, trial, objective, recovery_settings(study).trial_timeout)
         ran += 1
         for callback in callbacks:
             callback(study, frozen)
@@ -88,7 +103,7 @@ def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
     with _sigint_deferred() as interrupted:
         trial = new_trial(study) if options.open_ended else claim(study)
         if trial is not None:
-            for key, attr in {WORKER_ATTR: worker_id(), **options.trial_attrs}.items():
+            for key, attr in {**worker_attrs(), **options.trial_attrs}.items():
                 trial.set_user_attr(key, attr)
             beat_once(study_storage(study), trial_id(trial))
     if interrupted:
@@ -98,22 +113,27 @@ def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
     return trial
 
 
-def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective) -> FrozenTrial:
+def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective,
+              time_limit: float | None = None) -> FrozenTrial:
     """Run one claimed trial to its end and record it; Ctrl-C re-queues it and propagates.
 
     The worker's memory after the trial is recorded with it (``memory``), so
-    growth over a long-lived worker's trials can be seen in the study.
+    growth over a long-lived worker's trials can be seen in the study. Past
+    ``time_limit`` seconds the trial is failed and this process exits
+    (:func:`watchdog`).
     """
     value: float | None = None
     state = TrialState.FAIL
-    with beating(study_storage(study), trial_id(trial)):
+    with beating(study_storage(study), trial_id(trial)), watchdog(study, trial, time_limit):
         try:
             value = objective(trial)
             state = TrialState.COMPLETE
         except optuna.TrialPruned:
             state = TrialState.PRUNED
         except KeyboardInterrupt:
-            _requeue(study, trial, "interrupted (Ctrl-C)")
+            _requeue(study, trial, "interrupted (Ctrl-C or SIGTERM)")
+            raise
+        except StorageError:  # nothing can be recorded; the trial is recovered when the study resumes
             raise
         except Exception as exc:  # a failing trial must not stop the search
             _set_attrs(trial, {"status": records.STATUS_FAILED, REASON_ATTR: describe_failure(exc)})
@@ -126,8 +146,43 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective) ->
 
 
 def _requeue(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    """Fail an interrupted trial and queue it again: an interrupt is never a death, whatever the trial retries."""
     with _sigint_deferred():  # a second Ctrl-C must not cut the write that re-queues the trial
-        fail_and_retry(study, study_storage(study).get_trial(trial_id(trial)), reason)
+        fail_and_retry(study, study_storage(study).get_trial(trial_id(trial)), reason, death=False)
+
+
+@contextlib.contextmanager
+def watchdog(study: optuna.Study, trial: optuna.Trial, limit: float | None) -> Iterator[None]:
+    """Fail the trial and end this process if the block is still running after ``limit`` seconds."""
+    if limit is None:
+        yield
+        return
+
+    def watch(done: threading.Event) -> None:
+        if not done.wait(limit):
+            _abandon(study, trial, limit)
+
+    with in_background(watch, f"watchdog-{trial.number}", join=False):
+        yield
+
+
+def _abandon(study: optuna.Study, trial: optuna.Trial, limit: float) -> None:
+    """Record the hung trial as failed (and retried), then end the process, whatever its main thread does."""
+    backstop = threading.Timer(HUNG_EXIT_GRACE, os._exit, (EXIT_HUNG,))  # the writes below may hang too
+    backstop.daemon = True
+    backstop.start()
+    storage = study_storage(study)
+    reason = timeout_reason(limit, f"its worker process exited (status {EXIT_HUNG}) to be replaced")
+    try:
+        fail_and_retry(study, storage.get_trial(trial_id(trial)), reason, **{TIMED_OUT_ATTR: True})
+    except Exception as exc:  # still exit: other workers fail the trial once its process is gone
+        print(f"trial {trial.number}: could not record the time-out ({exc})", file=sys.stderr, flush=True)
+    print(f"trial {trial.number} {reason}; a fresh worker process should take this one's place "
+          "(`run --workers N` starts one; run a standalone worker or in-process search again)",
+          file=sys.stderr, flush=True)
+    sys.stderr.flush()
+    hold_storage_writes(storage, timeout=10.0)  # not in the middle of a write by the stuck thread
+    os._exit(EXIT_HUNG)
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -1,13 +1,21 @@
-"""Finding trials whose worker died, and retrying each of them exactly once.
+"""Finding trials whose worker died or hung, and retrying each of them a bounded number of times.
 
 A trial whose worker was killed stays RUNNING in the storage. Any worker
-fails it when its heartbeat has been silent for the grace period (any host)
-or at once when its process is gone (a worker on the same host), recording
-why, and enqueues one retry with the same parameters. Failing is a state
-change the storage makes atomically, and only the worker whose change took
-effect enqueues the retry, so two survivors never retry the same trial. A
-trial stopped by Ctrl-C is failed and re-queued by its own worker on the way
-out. A retry that dies too is not retried again.
+fails it when its heartbeat has been silent for the grace period (any host),
+at once when its process is gone (a worker on the same host: the same boot
+and PID namespace, see :func:`host_identity`), or when it has run past the
+study's per-trial time limit plus the grace period (a hung worker whose own
+watchdog could not act), recording why, and enqueues a retry with the same
+parameters. Failing is a state change the storage makes atomically, and only
+the worker whose change took effect enqueues the retry, so two survivors
+never retry the same trial.
+
+Deaths and interrupts are told apart. A trial stopped by Ctrl-C or SIGTERM
+is failed and re-queued by its own worker on the way out, always, whatever
+it is a retry of: the user stopped it, it did not fail. A death (a killed
+worker, a silent heartbeat, a hung trial) counts against the study's
+``max_retries``; a trial whose chain of runs has died more often than that
+is failed for good, with the count in its reason.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from functools import cache
 from typing import Any
 
 import optuna
@@ -31,16 +40,45 @@ from ..compat import (
 )
 from .heartbeat import HeartbeatJournalStorage
 from .queue import planned_params
+from .settings import recovery_settings
 
 WORKER_ATTR = "worker"
+HOST_ATTR = "worker_host"  # boot id + PID namespace of the worker (see host_identity)
 INTERRUPTED_ATTR = "interrupted"
 RETRY_ATTR = "retry_of"
+DEATHS_ATTR = "deaths"  # deaths so far in the chain of runs this trial belongs to
+TIMED_OUT_ATTR = "timed_out"
 REASON_ATTR = "reason"
 
 
 def worker_id() -> str:
-    """``host:pid`` of this process, recorded on every trial it runs."""
+    """``host:pid`` of this process, recorded on every trial it runs (for people; see :func:`host_identity`)."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@cache
+def host_identity() -> str | None:
+    """Which PID space this process lives in: the kernel's boot id plus the PID namespace (None: unknown).
+
+    A hostname does not say that: containers with host networking or a
+    compose ``hostname:`` share one while their PIDs are unrelated, so a PID
+    looked up by hostname alone could name another container's process (or
+    none) and a live trial would look dead. Two processes with the same boot
+    id and PID namespace see the same PIDs. Where either cannot be read (not
+    Linux), no process is judged by its PID and the heartbeat decides.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            boot = fh.read().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    return f"{boot}/{namespace}" if boot and namespace else None
+
+
+def worker_attrs() -> dict[str, Any]:
+    """What a worker records on a trial it claims, so that others can tell whether it still runs."""
+    return {WORKER_ATTR: worker_id(), HOST_ATTR: host_identity()}
 
 
 def recover(study: optuna.Study) -> list[int]:
@@ -52,21 +90,37 @@ def recover(study: optuna.Study) -> list[int]:
     if not running:
         return []
     stale, grace = _stale(study)
+    limit = recovery_settings(study).trial_timeout
     failed = []
     for trial in running:
         reason = _death(trial, stale, grace)
-        if reason and fail_and_retry(study, trial, reason):
+        timed_out = reason is None and limit is not None and seconds_since(trial) > limit + (grace or 0)
+        if timed_out:
+            reason = timeout_reason(limit, "its worker did not stop it (wedged?)")
+        if reason and fail_and_retry(study, trial, reason, **({TIMED_OUT_ATTR: True} if timed_out else {})):
             failed.append(trial.number)
     return failed
 
 
-def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str, **attrs: Any) -> bool:
+def timeout_reason(limit: float, what: str) -> str:
+    return f"ran past the per-trial time limit of {limit:g} s (trial_timeout); {what}"
+
+
+def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str, *, death: bool = True,
+                   **attrs: Any) -> bool:
     """Mark ``trial`` failed with ``reason``; if this call is the one that failed it, queue a retry.
 
-    Returns False when the trial had already finished (another worker failed
-    it first, or its own worker finished it after all).
+    ``death=False`` is an interrupt: the retry is always queued and the
+    chain's death count is unchanged. A death is retried while the chain has
+    died at most the study's ``max_retries`` times. Returns False when the
+    trial had already finished (another worker failed it first, or its own
+    worker finished it after all).
     """
     storage = study_storage(study)
+    deaths = int(trial.user_attrs.get(DEATHS_ATTR, 0)) + (1 if death else 0)
+    limit = recovery_settings(study).max_retries
+    if death and deaths > limit:
+        reason += f"; not retried: this configuration's runs died {deaths} times (max_retries = {limit})"
     try:
         for key, value in {REASON_ATTR: reason, INTERRUPTED_ATTR: True, **attrs}.items():
             storage.set_trial_user_attr(trial_id(trial), key, value)
@@ -74,22 +128,16 @@ def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str, **attrs
             return False
     except UpdateFinishedTrialError:
         return False
-    retry_once(study, storage.get_trial(trial_id(trial)))
-    return True
-
-
-def retry_once(study: optuna.Study, trial: FrozenTrial) -> bool:
-    """Queue one more run of ``trial``'s configuration, unless it is itself a retry."""
-    if RETRY_ATTR in trial.user_attrs:
-        return False
-    study.enqueue_trial(planned_params(trial), user_attrs={RETRY_ATTR: trial.number})
+    if deaths <= limit or not death:
+        study.enqueue_trial(planned_params(storage.get_trial(trial_id(trial))),
+                            user_attrs={RETRY_ATTR: trial.number, DEATHS_ATTR: deaths})
     return True
 
 
 def _death(trial: FrozenTrial, stale: set[int], grace: int | None) -> str | None:
     """Why ``trial``'s worker is known to be dead, or None if it may be alive."""
     owner = trial.user_attrs.get(WORKER_ATTR)
-    if owner is not None and _process_gone(owner):
+    if owner is not None and _process_gone(owner, trial.user_attrs.get(HOST_ATTR)):
         return f"worker {owner} died during the trial (its process is gone)"
     if trial_id(trial) in stale:
         return f"worker {owner or 'unknown'} stopped sending heartbeats (silent for more than {grace} s)"
@@ -110,14 +158,18 @@ def _stale(study: optuna.Study) -> tuple[set[int], int | None]:
     return set(stale_trial_ids(storage, study_id(study))), grace
 
 
-def _process_gone(owner: str) -> bool:
-    """True if ``host:pid`` names a process on this host that no longer runs (or this process).
+def _process_gone(owner: str, host: str | None) -> bool:
+    """True if ``host:pid`` names a process in this PID space that no longer runs (or this process).
 
-    This process is never inside a trial when it looks, so a RUNNING trial
-    that names it was left behind by an earlier, interrupted run in it.
+    Only a worker that recorded the same :func:`host_identity` as ours is
+    judged by its PID; any other (another host, another container with the
+    same hostname, a trial recorded before identities were) is left to its
+    heartbeat. This process is never inside a trial when it looks, so a
+    RUNNING trial that names it was left behind by an earlier, interrupted
+    run in it.
     """
-    host, _, pid_text = owner.rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    _, _, pid_text = owner.rpartition(":")
+    if host is None or host != host_identity() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():

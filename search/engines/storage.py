@@ -10,25 +10,44 @@ Both kinds carry heartbeats, so a trial whose worker died is noticed (see
 :mod:`.recovery`). A password in a URL is never printed: every message that
 shows a URL, or an error text that might quote it, goes through
 :func:`mask_url`.
+
+Storage faults are either absorbed or one clear line, never a lost record.
+A journal write that fails (a full disk, a read-only directory) is undone
+to the last whole record and raised as :class:`~search.errors.StorageError`;
+a record cut off by a crash or power loss is moved aside, under the
+journal's lock, before the next append, so that it cannot swallow the next
+record (:class:`SafeJournalFileBackend`). A database connection lost to a
+server restart is re-established and the query retried for up to
+:data:`RECONNECT_WINDOW` seconds (:class:`ReconnectingRDBStorage`).
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import sys
+import threading
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import optuna
-from optuna.storages import BaseStorage
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
-from ..errors import ConfigError
+from ..compat import RDB_BACKEND_PRIVATE_CALLS
+from ..errors import ConfigError, StorageError
 from .heartbeat import Heartbeat, HeartbeatJournalStorage
+from .settings import fix_heartbeat, heartbeat_note, stored_heartbeat
 
 DEFAULT_RESULTS = Path("results")
 JOURNAL_NAME = "study.journal"
+TORN_SUFFIX = ".torn"  # where a journal's cut-off last record is kept
+RECONNECT_WINDOW = 60.0  # seconds a lost database connection is retried before the search stops
 PSYCOPG_MODULES = ("psycopg", "psycopg_binary", "psycopg_c")  # psycopg 3, what `with_driver` selects
 
 
@@ -50,8 +69,9 @@ def open_storage(url: str | None, study: str, results_dir: str | Path = DEFAULT_
     try:
         with warnings.catch_warnings():  # heartbeat_interval is "experimental" since Optuna 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(with_driver(url), heartbeat_interval=heartbeat.interval,
-                                              grace_period=heartbeat.grace)
+            return ReconnectingRDBStorage(with_driver(url), heartbeat_interval=heartbeat.interval,
+                                          grace_period=heartbeat.grace,
+                                          engine_kwargs={"pool_pre_ping": True})
     except Exception as exc:  # driver missing, server down, bad URL: all the user's to fix
         raise ConfigError(f"--storage {mask_url(url)}: cannot open ({_driver_hint(exc)}"
                           f"{type(exc).__name__}: {mask_text(' '.join(str(exc).split()), url)[:300]})") from None
@@ -109,21 +129,202 @@ def _chain(exc: BaseException | None) -> Iterator[BaseException]:
 
 
 def _journal(path: Path, heartbeat: Heartbeat) -> HeartbeatJournalStorage:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return HeartbeatJournalStorage(JournalFileBackend(str(path)), heartbeat)
+    return HeartbeatJournalStorage(SafeJournalFileBackend(path), heartbeat)
+
+
+def journal_error(path: Path, exc: OSError) -> str:
+    """``cannot write the study journal PATH: No space left on device``, with what to do about it."""
+    hint = {28: "free some space", 30: "the filesystem is read-only", 13: "the directory is not writable",
+            27: "the file reached its size limit"}.get(exc.errno or 0, "check the path")
+    return (f"cannot write the study journal {path}: {exc.strerror or exc} ({hint}; choose another place with "
+            "--results-dir or --storage PATH.journal, or fix it and run the same command again)")
+
+
+class SafeJournalFileBackend(JournalFileBackend):
+    """Optuna's journal file, with writes that are whole records or nothing.
+
+    Optuna appends each record as one JSON line and skips a last line that
+    lacks its newline, but the next append lands after that fragment: the two
+    form one undecodable line, the new record is silently lost and once
+    another follows the whole journal fails to load. Here every append (under
+    the journal's lock, so no other writer is half-way) first moves such a
+    fragment to ``study.journal.torn``; it was never acknowledged (its writer
+    died or failed before ``fsync`` returned), so nothing recorded is lost. A
+    failed write (a full disk, a size limit) is cut back to the last whole
+    record and raised as :class:`StorageError`, one line saying what to fix.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.lock = JournalFileSymlinkLock(str(self.path))  # Optuna's default lock, kept to take it here
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            super().__init__(str(self.path), lock_obj=self.lock)
+        except OSError as exc:
+            raise StorageError(journal_error(self.path, exc)) from None
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        import json
+
+        data = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode("utf-8")
+        try:
+            self.lock.acquire()
+        except OSError as exc:  # the lock is a file beside the journal: a read-only or full directory
+            raise StorageError(journal_error(self.path, exc)) from None
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+            try:
+                self._append(fd, data)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StorageError(journal_error(self.path, exc)) from None
+        finally:
+            self.lock.release()
+
+    def _append(self, fd: int, data: bytes) -> None:
+        size = self._drop_torn_tail(fd, os.fstat(fd).st_size)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError:
+            os.ftruncate(fd, size)  # nothing half-written: the journal ends with its last whole record
+            raise
+
+    def _drop_torn_tail(self, fd: int, size: int) -> int:
+        """Move a last record without its newline to the ``.torn`` file; returns the journal's new size."""
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+            return size
+        start = size
+        while start > 0:
+            chunk_start = max(start - 65536, 0)
+            chunk = os.pread(fd, start - chunk_start, chunk_start)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                start = chunk_start + cut + 1
+                break
+            start = chunk_start
+        fragment = os.pread(fd, size - start, start)
+        torn = self.path.with_name(self.path.name + TORN_SUFFIX)
+        with open(torn, "ab") as fh:
+            fh.write(fragment + b"\n")
+        os.ftruncate(fd, start)
+        print(f"cnn-search: {self.path} ended in a cut-off record ({len(fragment)} bytes, from a crash, a power "
+              f"loss or a full disk; never acknowledged); moved to {torn}, every whole record kept",
+              file=sys.stderr, flush=True)
+        return start
+
+
+class ReconnectingRDBStorage(RDBStorage):
+    """Optuna's RDB storage that survives a database restart.
+
+    Connections are checked before use (``pool_pre_ping``), so those a
+    restart closed are replaced; a query that fails because the server is
+    unreachable is retried, with growing pauses, for :data:`RECONNECT_WINDOW`
+    seconds. Longer than that the search stops with a one-line
+    :class:`StorageError`: finished trials are in the database and the
+    running one is recovered when the study resumes.
+    """
+
+    reconnect_window: float = RECONNECT_WINDOW
+
+
+def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: ReconnectingRDBStorage, *args: Any, **kwargs: Any) -> Any:
+        if getattr(_retry_state, "active", False):  # an inner call: the outer one retries
+            return method(self, *args, **kwargs)
+        _retry_state.active = True
+        try:
+            return _with_reconnect(self, method, args, kwargs)
+        finally:
+            _retry_state.active = False
+
+    return call
+
+
+_retry_state = threading.local()
+
+
+def _with_reconnect(storage: ReconnectingRDBStorage, method: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    deadline = time.monotonic() + storage.reconnect_window
+    pause = 0.5
+    while True:
+        try:
+            return method(storage, *args, **kwargs)
+        except Exception as exc:
+            if not _connection_lost(exc):
+                raise
+            detail = mask_text(" ".join(str(_root(exc)).split()), storage.url)[:200]
+            if time.monotonic() + pause > deadline:
+                raise StorageError(f"the database {mask_url(storage.url)} stayed unreachable for "
+                                   f"{storage.reconnect_window:g} s ({type(_root(exc)).__name__}: {detail}); "
+                                   "finished trials are saved: run the same command again once it is back") from None
+            print(f"cnn-search: lost the database connection ({detail}); retrying for up to "
+                  f"{storage.reconnect_window:g} s", file=sys.stderr, flush=True)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """True if ``exc`` (or what it was raised from) is the database connection failing, not a bad query."""
+    from sqlalchemy import exc as sa
+
+    return any(isinstance(e, (sa.OperationalError, sa.InterfaceError))
+               or (isinstance(e, sa.DBAPIError) and e.connection_invalidated) for e in _chain(exc))
+
+
+def _root(exc: BaseException) -> BaseException:
+    return list(_chain(exc))[-1]
+
+
+for _name in sorted({n for n in dir(BaseStorage) if not n.startswith("_")} | {"record_heartbeat"}
+                    | set(RDB_BACKEND_PRIVATE_CALLS)):
+    if callable(getattr(RDBStorage, _name, None)):
+        setattr(ReconnectingRDBStorage, _name, _retrying(getattr(RDBStorage, _name)))
 
 
 def load_existing_study(study: str, url: str | None = None, results_dir: str | Path = DEFAULT_RESULTS,
-                        heartbeat: Heartbeat | None = None) -> optuna.Study:
-    """Load a study that a search created; a missing one is a one-line error naming where we looked."""
+                        heartbeat: int | None = None, stream: Any = None) -> optuna.Study:
+    """Load a study that a search created; a missing one is a one-line error naming where we looked.
+
+    The storage beats with the study's heartbeat (:func:`adopt_heartbeat`);
+    ``heartbeat``, a ``--heartbeat`` the user gave, only serves studies older
+    than that setting.
+    """
     where = describe_storage(url, study, results_dir)
     journal = default_storage_path(study, results_dir) if url is None else None if "://" in url else Path(url)
     if journal is not None and not journal.is_file():
         raise ConfigError(f"no study '{study}' at {where}; run `cnn-search run SPACE.toml` first "
                           "or name its storage with --storage")
-    storage = open_storage(url, study, results_dir, heartbeat)
+    storage = open_storage(url, study, results_dir, Heartbeat(heartbeat) if heartbeat else None)
     try:
-        return optuna.load_study(study_name=study, storage=storage)
+        loaded = optuna.load_study(study_name=study, storage=storage)
     except KeyError:
         known = ", ".join(optuna.get_all_study_names(storage)) or "none"
         raise ConfigError(f"no study '{study}' in {where}; studies there: {known}") from None
+    adopt_heartbeat(storage, loaded, heartbeat, stream=stream)
+    return loaded
+
+
+def adopt_heartbeat(storage: BaseStorage, study: optuna.Study, asked: int | None, *, create: bool = False,
+                    stream: Any = None) -> Heartbeat:
+    """Make ``storage`` beat and judge with the study's heartbeat; returns it.
+
+    ``create``: a study without one (just created) stores ``asked`` (default
+    10 s). A ``--heartbeat`` that differs from the study's is ignored with a
+    note: workers that judged silence by their own setting would fail each
+    other's live trials.
+    """
+    requested = Heartbeat(asked) if asked is not None else Heartbeat()
+    used = fix_heartbeat(study, requested) if create else stored_heartbeat(study) or requested
+    note = heartbeat_note(asked, used)
+    if note:
+        print(note, file=stream or sys.stderr, flush=True)
+    if isinstance(storage, HeartbeatJournalStorage):
+        storage.heartbeat = used
+    elif isinstance(storage, RDBStorage):  # the storage we opened, inside Optuna's caching wrapper
+        storage.heartbeat_interval, storage.grace_period = used.interval, used.grace
+    return used

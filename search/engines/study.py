@@ -157,7 +157,7 @@ def _current(record: dict[str, Any]) -> dict[str, Any]:
 
 def _comparable(record: dict[str, Any]) -> dict[str, Any]:
     """The parts of a space that define the experiment (not how long to run it)."""
-    out = {k: v for k, v in record.items() if k not in ("optuna", "n_jobs")}
+    out = {k: v for k, v in record.items() if k not in ("optuna", "n_jobs", "recovery")}
     optuna_part = dict(record.get("optuna") or {})
     for key in ("n_trials", "timeout"):
         optuna_part.pop(key, None)

@@ -171,6 +171,19 @@ class TrainingSettings(_Strict):
     early_stopping_patience: PositiveInt | None = None
 
 
+class RecoverySettings(_Strict):
+    """``[recovery]``: what happens to a trial whose worker dies or hangs (how to run, not what is searched).
+
+    ``max_retries`` counts deaths only (a killed worker, a hung trial); an
+    interrupted trial (Ctrl-C, SIGTERM) is always queued again. ``trial_timeout``
+    is a wall-clock limit per trial, in seconds: past it the trial is failed
+    with the reason and its worker process is replaced.
+    """
+
+    max_retries: Annotated[int, Field(strict=True, ge=0, le=100)] = 1
+    trial_timeout: Annotated[float, Field(strict=True, gt=0)] | None = None
+
+
 # --- the space -----------------------------------------------------------------------------------
 
 
@@ -193,6 +206,7 @@ class Space(_Strict):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    recovery: RecoverySettings = Field(default_factory=RecoverySettings)
 
     # -- validation --------------------------------------------------------------------------------
 
@@ -456,7 +470,8 @@ class Space(_Strict):
 
     def with_overrides(self, *, study: str | None = None, n_trials: int | None = None,
                        timeout: float | None = None, subset: int | None = None,
-                       epochs: int | None = None, test_subset: int | None = None) -> Space:
+                       epochs: int | None = None, test_subset: int | None = None,
+                       max_retries: int | None = None, trial_timeout: float | None = None) -> Space:
         """A validated copy with command-line values in place of the file's (None keeps the file's)."""
         record = self.to_record()
         if study is not None:
@@ -469,6 +484,10 @@ class Space(_Strict):
             record["data"]["subset"] = subset
         if test_subset is not None:
             record["data"]["test_subset"] = test_subset
+        if max_retries is not None:
+            record["recovery"]["max_retries"] = max_retries
+        if trial_timeout is not None:
+            record["recovery"]["trial_timeout"] = trial_timeout
         if epochs is not None:
             record["epochs"] = epochs
             record["search"].pop("epochs", None)

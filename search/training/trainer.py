@@ -42,7 +42,10 @@ class TrainConfig:
     hparams: Mapping[str, Any] = field(default_factory=dict)
     epochs: int | None = None
     batch_size: int | None = None
-    seed: int = 0
+    seed: int = 0  # weights, dropout, batch order: the run's randomness, not which images it sees
+    # The train/validation split (and subset) seed; None keeps ``data.seed`` (0 unless set), so that runs with
+    # different seeds are scored on the same validation images unless a different split is asked for.
+    split_seed: int | None = None
     data: DataOptions = field(default_factory=DataOptions)
     full_train: bool = False  # final runs: fit on train + validation, no per-epoch validation
     fit: FitOptions = field(default_factory=FitOptions)  # speed settings (compile, precision, early stop)
@@ -73,11 +76,14 @@ def resolve(config: TrainConfig) -> tuple[dict[str, Any], int, int, DataOptions]
     """Validated hyperparameters, epochs, batch size and data options of ``config``.
 
     The data keeps only the classes the model outputs (seed 004's 5-class
-    models), which is why the variant decides ``num_classes``.
+    models), which is why the variant decides ``num_classes``. The split
+    follows ``split_seed``, never ``seed``: changing the training seed used to
+    change the validation images too, so two seeds' scores were not comparable.
     """
     variant = get_variant(config.variant)
     hparams = variant.resolve(config.hparams)
-    data = dataclasses.replace(config.data, num_classes=variant.num_classes(hparams), seed=config.seed)
+    split = config.data.seed if config.split_seed is None else config.split_seed
+    data = dataclasses.replace(config.data, num_classes=variant.num_classes(hparams), seed=split)
     return hparams, config.epochs or variant.epochs, config.batch_size or variant.batch_size, data
 
 
@@ -135,6 +141,7 @@ def train(
         "kept_epoch": kept,
         "batch_size": batch_size,
         "seed": config.seed,
+        "split_seed": dataset.options.seed,
         "full_train": config.full_train,
         "fit_options": config.fit.record(),
         "deterministic_ops": config.fit.deterministic,

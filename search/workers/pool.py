@@ -6,21 +6,29 @@ and logging to its own file. The storage URL travels in the environment
 (``CNN_SEARCH_STORAGE``), not on the command line, so a password in it does
 not show in ``ps``. Workers run in their own sessions: a Ctrl-C at the
 terminal reaches only this process, which passes exactly one SIGINT to each
-worker so that each re-queues its trial once.
+worker so that each re-queues its trial once. A worker whose trial hung is
+replaced by a fresh process on its slot (see :func:`kill_wedged`).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..errors import EXIT_HUNG
 from ..runtime import STORAGE_ENV
 from .devices import Slot, device_env
+
+if TYPE_CHECKING:
+    import optuna
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,6 @@ class PoolConfig:
     log_dir: Path
     data_dir: Path | None = None
     timeout: float | None = None
-    heartbeat: int | None = None
 
 
 @dataclass
@@ -43,6 +50,12 @@ class WorkerProcess:
     log: Path
     proc: subprocess.Popen
     reported: bool = False
+    killed_hung: bool = False  # killed by the pool because its trial ran past the time limit
+
+    @property
+    def hung(self) -> bool:
+        """True once the process ended because its trial hung (by itself, or killed by the pool)."""
+        return self.killed_hung or self.proc.returncode == EXIT_HUNG
 
     def describe(self) -> str:
         threads = f", {self.slot.threads} thread{'s' if self.slot.threads != 1 else ''}" if self.slot.threads else ""
@@ -59,13 +72,23 @@ class LocalPool:
 
     def start(self) -> list[WorkerProcess]:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
-        for index, slot in enumerate(self.slots, start=1):
-            log = self.config.log_dir / f"worker-{index}.log"
-            with open(log, "ab") as fh:
-                proc = subprocess.Popen(self.command(slot), stdin=subprocess.DEVNULL, stdout=fh,
-                                        stderr=subprocess.STDOUT, env=self.environment(slot), start_new_session=True)
-            self.workers.append(WorkerProcess(index, slot, log, proc))
+        for slot in self.slots:
+            self._spawn(slot)
         return self.workers
+
+    def replace(self, worker: WorkerProcess) -> WorkerProcess:
+        """A fresh process on ``worker``'s slot (its GPU memory was freed when it ended)."""
+        return self._spawn(worker.slot)
+
+    def _spawn(self, slot: Slot) -> WorkerProcess:
+        index = len(self.workers) + 1
+        log = self.config.log_dir / f"worker-{index}.log"
+        with open(log, "ab") as fh:
+            proc = subprocess.Popen(self.command(slot), stdin=subprocess.DEVNULL, stdout=fh,
+                                    stderr=subprocess.STDOUT, env=self.environment(slot), start_new_session=True)
+        worker = WorkerProcess(index, slot, log, proc)
+        self.workers.append(worker)
+        return worker
 
     def command(self, slot: Slot) -> list[str]:
         c = self.config
@@ -79,8 +102,6 @@ class LocalPool:
             cmd += ["--data-dir", str(c.data_dir)]
         if c.timeout is not None:
             cmd += ["--timeout", str(c.timeout)]
-        if c.heartbeat is not None:
-            cmd += ["--heartbeat", str(c.heartbeat)]
         return cmd
 
     def environment(self, slot: Slot) -> dict[str, str]:
@@ -112,12 +133,50 @@ class LocalPool:
                 w.proc.wait()
 
 
+def kill_wedged(pool: LocalPool, study: optuna.Study, grace: int) -> Iterator[tuple[WorkerProcess, int]]:
+    """SIGKILL each live worker whose trial ran past the study's time limit plus ``grace``; yields (worker, trial).
+
+    A worker's own watchdog ends it at the limit; one still running ``grace``
+    seconds later is stuck where even that thread cannot run (a C call that
+    holds the interpreter lock), and only another process can end it. Its
+    trial is failed as timed out (unless another worker already did) and the
+    pool replaces the process once it has exited.
+    """
+    from ..engines.recovery import TIMED_OUT_ATTR, WORKER_ATTR, fail_and_retry, seconds_since, timeout_reason
+    from ..engines.settings import recovery_settings
+
+    limit = recovery_settings(study).trial_timeout
+    if limit is None:
+        return
+    by_owner = {t.user_attrs.get(WORKER_ATTR): t for t in study.get_trials(deepcopy=False)}  # latest per owner
+    host = socket.gethostname()
+    for worker in pool.workers:
+        trial = by_owner.get(f"{host}:{worker.proc.pid}")
+        if worker.proc.poll() is not None or worker.killed_hung or trial is None:
+            continue
+        overdue = trial.state.name == "RUNNING" and seconds_since(trial) > limit + grace
+        abandoned = trial.user_attrs.get(TIMED_OUT_ATTR) and trial.datetime_complete is not None and \
+            time.time() - trial.datetime_complete.timestamp() > grace
+        if not (overdue or abandoned):
+            continue
+        if overdue:
+            fail_and_retry(study, trial, timeout_reason(limit, "its worker process was stuck and was killed"),
+                           **{TIMED_OUT_ATTR: True})
+        worker.proc.kill()
+        worker.killed_hung = True
+        yield worker, trial.number
+
+
 def exit_description(worker: WorkerProcess) -> str:
     """``worker 2 (...) exited with status 1; last log line: ...; log: PATH``."""
     code = worker.proc.returncode
     if code == 0:
         return f"{worker.describe()} finished"
-    if code is not None and code < 0:
+    if code == EXIT_HUNG:
+        what = "stopped its trial at the per-trial time limit and exited (status 3) to be replaced"
+    elif worker.killed_hung:
+        what = "was killed because its trial hung; its trial is failed and re-queued"
+    elif code is not None and code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:

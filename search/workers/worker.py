@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -20,7 +20,7 @@ import optuna
 
 from ..compat import study_storage
 from ..data import load_dataset
-from ..engines import Heartbeat, describe_storage, load_existing_study, run_study, stored_space
+from ..engines import describe_storage, load_existing_study, run_study, stored_space
 from ..engines.recovery import worker_id
 from ..engines.study import COMPUTE_ATTR, TARGET_ATTR, compute_used
 from ..progress import TrialReporter
@@ -37,7 +37,7 @@ class WorkerOptions:
     results_dir: Path = Path("results")
     data_dir: Path | None = None
     timeout: float | None = None  # stop claiming trials after this many seconds (default: the study's)
-    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    heartbeat: int | None = None  # seconds, for studies created before the heartbeat was stored with them
     poll_interval: float = 2.0
     memory_cap: str = ""  # what the worker's start-up capped (search.workers.memory), for its first line
 
@@ -51,7 +51,7 @@ def run_worker(options: WorkerOptions, stream: TextIO | None = None) -> optuna.S
     """Join ``options.study`` and run its queued trials; returns the study when there is no more work."""
     stream = stream or sys.stderr
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are reported by our progress lines
-    study = load_existing_study(options.study, options.storage, options.results_dir, options.heartbeat)
+    study = load_existing_study(options.study, options.storage, options.results_dir, options.heartbeat, stream)
     space = stored_space(study)
     dataset = load_dataset(space.data_options(), data_dir=options.data_dir)
     seed = sampler_seed(space.seed)
