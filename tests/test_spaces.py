@@ -187,6 +187,27 @@ MALFORMED = {
         '[training]\nearly_stopping_patience = 2\n',
         ["training.early_stopping_patience: ", "without a validation split"],
     ),
+    "per_variant with one variant": (
+        'study = "s"\nvariant = "m1"\n[per_variant]\nm1 = { epochs = 3 }\n[search]\noptimizer = ["adam"]\n' + TRIALS,
+        ["per_variant.m1: ", "comparison of variants"],
+    ),
+    "per_variant naming a variant not compared": (
+        'study = "s"\nvariants = ["m1", "m3"]\n[per_variant]\nm4 = { epochs = 3 }\n[optuna]\nsampler = "grid"\n',
+        ["per_variant.m4: 'm4' is not one of the compared variants (m1, m3)"],
+    ),
+    "unknown key under per_variant": (
+        'study = "s"\nvariants = ["m1"]\n[per_variant]\nm1 = { epoch = 3 }\n[optuna]\nsampler = "grid"\n',
+        ["per_variant.m1.epoch: unknown key; allowed: epochs, batch_size"],
+    ),
+    "per_variant epochs also searched": (
+        'study = "s"\nvariants = ["m1"]\n[per_variant]\nm1 = { epochs = 3 }\n[search]\nepochs = [1, 2]\n'
+        '[optuna]\nsampler = "grid"\n',
+        ["per_variant.m1.epochs: ", "also in [search]"],
+    ),
+    "per_variant batch size zero": (
+        'study = "s"\nvariants = ["m1"]\n[per_variant]\nm1 = { batch_size = 0 }\n[optuna]\nsampler = "grid"\n',
+        ["per_variant.m1.batch_size: ", "greater than or equal to 1"],
+    ),
 }
 
 

@@ -33,9 +33,9 @@ def test_train_writes_every_artifact(grid50k_run):
 def test_metrics_record_the_run(grid50k_run):
     m = json.loads((grid50k_run / "metrics.json").read_text())
     assert m["variant"] == "grid50k" and m["params"] == 47_582
-    assert m["hparams"] == {"activation": "relu", "dropout_rate": 0.2, "kernel": 3, "optimizer": "nadam",
-                            "learning_rate": None, "lr_schedule": "constant", "warmup": 0.1, "weight_decay": None,
-                            "label_smoothing": 0.0}
+    assert m["hparams"] == {"activation": "relu", "dropout_rate": 0.2, "dropout_rate_2": None, "kernel": 3,
+                            "optimizer": "nadam", "learning_rate": None, "lr_schedule": "constant", "warmup": 0.1,
+                            "weight_decay": None, "label_smoothing": 0.0}
     assert m["recipe"]["learning_rate"] == 0.002, "seed 001's Keras: 'Nadam' meant a rate of 0.002"
     assert m["total_params"] == 47_582 and m["kept_epoch"] == 2 and m["image_epochs"] == 2 * 2400
     assert (m["epochs"], m["batch_size"], m["seed"]) == (2, 32, 3)

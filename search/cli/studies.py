@@ -1,4 +1,4 @@
-"""Commands that read a finished (or running) study: leaderboard, best, report, dashboard."""
+"""Commands that read a finished (or running) study: leaderboard, best, report, dashboard, seeds."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..runtime import import_backend_quietly
-from .common import add_study_args
+from .common import add_storage_args, add_study_args
 
 
 def register(sub: Any) -> None:
@@ -43,6 +43,13 @@ def register(sub: Any) -> None:
     add_study_args(dash)
     dash.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     dash.set_defaults(handler=cmd_dashboard)
+
+    seeds = sub.add_parser("seeds", help="the seed reports' figures against their reruns (spaces/seeds/)")
+    add_storage_args(seeds)
+    seeds.add_argument("--spaces", type=Path, default=Path("spaces/seeds"), help="the seed space files")
+    seeds.add_argument("--out", type=Path, default=Path("results/seeds"),
+                       help="where the leaderboard CSVs and table.md go (default results/seeds)")
+    seeds.set_defaults(handler=cmd_seeds)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -102,4 +109,16 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         raise ConfigError(f"no study '{args.study}' under {args.results_dir}; run `cnn-search run` first")
     print(f"optuna-dashboard on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
     run_server(open_storage(args.storage, args.study, args.results_dir), host="127.0.0.1", port=args.port)
+    return 0
+
+
+def cmd_seeds(args: argparse.Namespace) -> int:
+    import_backend_quietly()
+    from ..reports.seeds import markdown_table, write_seed_results
+
+    table, results = write_seed_results(args.out, spaces_dir=args.spaces, results_dir=args.results_dir,
+                                        storage=args.storage)
+    print(markdown_table(results), end="")
+    measured = sum(r.mean is not None for r in results)
+    print(f"wrote {table} ({measured} of {len(results)} figures measured)", file=sys.stderr)
     return 0

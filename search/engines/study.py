@@ -84,7 +84,7 @@ def max_epochs(space: Space) -> int:
         return max(int(v) for v in searched)
     if searched is not None and hasattr(searched, "high"):
         return int(searched.high)
-    return space.epochs
+    return max(space.training_setting(name, "epochs") for name in space.variant_names())
 
 
 def open_study(space: Space, storage: optuna.storages.BaseStorage, sampler_seed: int | None = None) -> optuna.Study:

@@ -28,6 +28,7 @@ from .schema import (
     SpaceError,
     TrainingSettings,
     ValidationSettings,
+    VariantSettings,
 )
 
 _SECTIONS: dict[str, type[BaseModel]] = {"optuna": OptunaSettings, "validation": ValidationSettings,
@@ -116,6 +117,8 @@ def _model_at(loc: tuple[Any, ...], tag: str | None) -> type[BaseModel] | None:
         return Space
     if len(loc) == 1:
         return _SECTIONS.get(str(loc[0]))
+    if loc[0] == "per_variant" and len(loc) == 2:
+        return VariantSettings
     if loc[0] == "search" and tag is not None and len(loc) == 3:
         return _ENTRIES.get(tag)
     return None

@@ -184,6 +184,18 @@ class RecoverySettings(_Strict):
     trial_timeout: Annotated[float, Field(strict=True, gt=0)] | None = None
 
 
+class VariantSettings(_Strict):
+    """``[per_variant.NAME]``: training settings one variant of a comparison runs with instead of the file's.
+
+    Seed 004 trained each model at its own epochs and batch size (50/512,
+    50/256, 30/256); a comparison that reruns it must too, without making
+    epochs x batch size a grid dimension every variant runs.
+    """
+
+    epochs: PositiveInt | None = None
+    batch_size: PositiveInt | None = None
+
+
 # --- the space -----------------------------------------------------------------------------------
 
 
@@ -202,6 +214,7 @@ class Space(_Strict):
     n_jobs: PositiveInt = 1
     fixed: dict[str, Any] = Field(default_factory=dict)
     search: dict[str, SearchEntry] = Field(default_factory=dict)
+    per_variant: dict[str, VariantSettings] = Field(default_factory=dict)
     optuna: OptunaSettings = Field(default_factory=OptunaSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     data: DataSettings = Field(default_factory=DataSettings)
@@ -215,6 +228,7 @@ class Space(_Strict):
         variants = self._check_variants()
         self.fixed = {key: self._check_fixed(variants, key, value) for key, value in self.fixed.items()}
         self.search = {key: self._check_search(variants, key, entry) for key, entry in self.search.items()}
+        self._check_per_variant()
         self._check_engine()
         self._check_data()
         return self
@@ -310,6 +324,19 @@ class Space(_Strict):
                 else _PositiveCount()
             out[name] = [_validate(loc, spec, name, v) for v in values]
         return out
+
+    def _check_per_variant(self) -> None:
+        for name, settings in self.per_variant.items():
+            if self.variants is None:
+                raise SpaceError(("per_variant", name), "per_variant is for a comparison of variants "
+                                 "(variants = [...]); with one variant set epochs and batch_size at the top")
+            if name not in self.variants:
+                raise SpaceError(("per_variant", name), f"'{name}' is not one of the compared variants "
+                                 f"({', '.join(self.variants)})")
+            for key in TRAINING_KEYS:
+                if getattr(settings, key) is not None and key in self.search:
+                    raise SpaceError(("per_variant", name, key), f"'{key}' is also in [search]; a variant's "
+                                     "own value would hide the searched one, so keep it in one place")
 
     def _check_engine(self) -> None:
         if not self.search and self.variants is None:
@@ -445,10 +472,15 @@ class Space(_Strict):
             return point[name]
         if name in self.fixed:
             return self.fixed[name]
+        variant_name = str(point.get(VARIANT_KEY, self.variant_names()[0]))
         if name in TRAINING_KEYS:
-            return getattr(self, name)
-        variant = get_variant(str(point.get(VARIANT_KEY, self.variant_names()[0])))
-        return variant.space.params[name].default
+            return self.training_setting(variant_name, name)
+        return get_variant(variant_name).space.params[name].default
+
+    def training_setting(self, variant: str, key: str) -> int:
+        """``epochs`` or ``batch_size`` of ``variant`` when not searched: its [per_variant] value, else the file's."""
+        own = getattr(self.per_variant.get(variant), key, None) if variant in self.per_variant else None
+        return int(own if own is not None else getattr(self, key))
 
     def split_params(self, point: Mapping[str, Any]) -> tuple[str, dict[str, Any], int, int]:
         """(variant, model hyperparameter overrides, epochs, batch size) of one point.
@@ -462,7 +494,8 @@ class Space(_Strict):
         hparams.update({k: v for k, v in point.items() if k in declared and k not in (*TRAINING_KEYS, VARIANT_KEY)})
         if isinstance(hparams.get(RATE_KEY), Mapping):
             hparams[RATE_KEY] = hparams[RATE_KEY].get(self.value_of("optimizer", {**point, VARIANT_KEY: name}))
-        return name, hparams, int(point.get("epochs", self.epochs)), int(point.get("batch_size", self.batch_size))
+        return (name, hparams, int(point.get("epochs", self.training_setting(name, "epochs"))),
+                int(point.get("batch_size", self.training_setting(name, "batch_size"))))
 
     def budgeted(self, count: ParamCount) -> int:
         """The count ``max_params`` bounds: trainable parameters (as the seeds counted) or all of them."""
@@ -488,9 +521,11 @@ class Space(_Strict):
             record["recovery"]["max_retries"] = max_retries
         if trial_timeout is not None:
             record["recovery"]["trial_timeout"] = trial_timeout
-        if epochs is not None:
+        if epochs is not None:  # every run's epochs, a variant's own included
             record["epochs"] = epochs
             record["search"].pop("epochs", None)
+            for settings in record["per_variant"].values():
+                settings["epochs"] = None
         from .loader import validate_space_dict
 
         return validate_space_dict(record, source="command line")
