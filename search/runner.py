@@ -80,7 +80,7 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
     heartbeat = adopt_heartbeat(storage, study, options.heartbeat, create=True, stream=stream)
     store_recovery(study, space)
     total = target_trials(space)
-    added = top_up(study, space)
+    added = top_up(study, space, dataset)
     where = describe_storage(options.storage, space.study, options.results_dir)
     print(f"study '{space.study}' ({space.engine}) in {where}: {len(dataset.y_train):,} train / "
           f"{len(dataset.y_val):,} val images, target {total or 'timeout'} trials, {queued(study)} queued",

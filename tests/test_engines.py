@@ -232,3 +232,16 @@ def test_each_fold_is_normalised_with_its_own_training_part_only(small_data):
     assert estimator.normalization_.n_fit == len(train_idx)
     np.testing.assert_allclose(estimator.normalization_.mean, x[train_idx].mean(axis=0), rtol=1e-5)
     assert not np.allclose(estimator.normalization_.mean, x.mean(axis=0), rtol=1e-3), "the fold's own statistics"
+
+
+def test_the_compute_budget_is_a_hard_bound(tmp_path, small_data):
+    """A trial starts only if it fits at its largest beside what ran: 2 x 480 x 2 = 1,920 <= 2,000; a third not."""
+    from search.engines.study import compute_exhausted, compute_used
+
+    capped = space(search={"filters_1": {"type": "int", "low": 2, "high": 8}},
+                   optuna={"sampler": "random", "n_trials": 5, "max_image_epochs": 2000})
+    study = run_optuna(capped, storage(tmp_path), small_data, ParamCounter())
+    assert study.user_attrs["trial_image_epochs"] == 2 * len(small_data.y_train) == 960
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
+    assert compute_used(study) == 1920 <= 2000
+    assert compute_exhausted(study)

@@ -39,7 +39,7 @@ def run_study(space: Space, storage: optuna.storages.BaseStorage, dataset: Datas
     """
     study = open_study(space, storage, sampler_seed)
     if queue:
-        top_up(study, space)
+        top_up(study, space, dataset)
     options = LoopOptions(timeout=space.optuna.timeout if timeout is None else timeout,
                           open_ended=target_trials(space) is None, poll_interval=poll_interval,
                           trial_attrs=dict(trial_attrs or {}))

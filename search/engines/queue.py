@@ -20,24 +20,30 @@ import optuna
 from optuna.trial import TrialState
 
 from ..compat import pop_waiting_trial_id
-from .study import COMPUTE_ATTR, FINISHED, TARGET_ATTR, target_trials
+from .study import COMPUTE_ATTR, FINISHED, TARGET_ATTR, TRIAL_COMPUTE_ATTR, target_trials, trial_image_epochs
 
 if TYPE_CHECKING:
+    from ..data import Dataset
     from ..spaces import Space
 
 FIXED_PARAMS = "fixed_params"  # the system attribute in which Optuna keeps an enqueued trial's values
 
 
-def top_up(study: optuna.Study, space: Space) -> int:
+def top_up(study: optuna.Study, space: Space, dataset: Dataset | None = None) -> int:
     """Enqueue the tickets the study still needs to reach its target; returns how many.
 
     Only the process that starts a search calls this (``cnn-search run``), so
     two callers never race to add the same tickets; workers only claim them.
-    The target is stored with the study, so workers stop at it even when an
-    earlier, larger target left tickets queued.
+    The target and the compute budget are stored with the study, so workers
+    stop at them even when an earlier, larger target left tickets queued; with
+    the ``dataset``, so is the most one trial can train, which makes the
+    budget a hard bound (:func:`~.study.compute_exhausted`).
     """
     study.set_user_attr(TARGET_ATTR, target_trials(space))
     study.set_user_attr(COMPUTE_ATTR, space.optuna.max_image_epochs)
+    if dataset is not None:
+        study.set_user_attr(TRIAL_COMPUTE_ATTR, trial_image_epochs(space, len(dataset.y_train),
+                                                                   len(dataset.y_trainval)))
     if space.is_grid:
         return _top_up_grid(study, space)
     target = target_trials(space)

@@ -23,6 +23,7 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 SPACE_ATTR = "space"
 TARGET_ATTR = "target_trials"  # the finished-trial count the last `cnn-search run` asked for
 COMPUTE_ATTR = "max_image_epochs"  # the compute budget the last `cnn-search run` set (None: none)
+TRIAL_COMPUTE_ATTR = "trial_image_epochs"  # the most one trial of the study can train
 
 
 def make_sampler(space: Space, seed: int | None = None) -> optuna.samplers.BaseSampler:
@@ -132,10 +133,49 @@ def compute_used(study: optuna.Study) -> int:
     return records.image_epochs_trained(study.get_trials(deepcopy=False))
 
 
+def trial_image_epochs(space: Space, n_train: int, n_trainval: int) -> int:
+    """The most one trial can train: its largest epochs on every run's training images.
+
+    ``n_train`` is the holdout training split (each of ``repeats`` runs trains
+    on it), ``n_trainval`` what k-fold splits (each of ``folds`` runs trains on
+    all but one fold).
+    """
+    if space.validation.method == "kfold":
+        folds = space.validation.folds
+        return max_epochs(space) * folds * (n_trainval - n_trainval // folds)
+    return max_epochs(space) * space.validation.repeats * n_train
+
+
+def compute_committed(study: optuna.Study) -> int:
+    """What the study's trials have trained, plus what the running ones may still train.
+
+    A running trial is counted at the most it can train (the study's
+    :data:`TRIAL_COMPUTE_ATTR`) until it has trained more than that; a pruner
+    that stops it early only frees budget, so the total never passes the cap.
+    """
+    planned = int(study.user_attrs.get(TRIAL_COMPUTE_ATTR) or 0)
+    total = 0
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state == TrialState.RUNNING:
+            trained = int((trial.user_attrs.get(records.PROGRESS_ATTR) or {}).get("image_epochs") or 0)
+            total += max(planned, trained)
+        else:
+            total += int(trial.user_attrs.get("image_epochs") or 0)
+    return total
+
+
 def compute_exhausted(study: optuna.Study) -> bool:
-    """True once the study's stored compute budget (``max_image_epochs``) is used up."""
+    """True once the compute budget (``max_image_epochs``) cannot take one more whole trial.
+
+    A trial is admitted only if it fits at its largest (:func:`trial_image_epochs`)
+    beside everything trained and everything the running trials may still
+    train, so the budget is a hard bound: a search never trains more than
+    ``max_image_epochs``, however many workers run at once.
+    """
     cap = study.user_attrs.get(COMPUTE_ATTR)
-    return cap is not None and compute_used(study) >= cap
+    if cap is None:
+        return False
+    return compute_committed(study) + int(study.user_attrs.get(TRIAL_COMPUTE_ATTR) or 0) > cap
 
 
 def target_trials(space: Space) -> int | None:
