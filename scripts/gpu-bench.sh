@@ -27,12 +27,13 @@ fi
 export KERAS_BACKEND="${KERAS_BACKEND:-jax}" PYTHONUNBUFFERED=1
 command -v nvidia-smi >/dev/null && nvidia-smi -L || echo "no nvidia-smi: the benchmarks run on the CPU"
 
-bench() { "$python" -m search.bench "$@"; }
+bench() { "$python" -m search.bench "$@"; }           # cnn-search bench: this machine's figures
+harness() { "$python" -m "benchmarks.$1" "${@:2}"; }  # the checkout's development harness (benchmarks/)
 for name in ${BENCHES:-throughput workers options comparison}; do
     case "$name" in
         throughput) bench throughput --subset 10000 --seconds 3 "$@" ;;
         workers) bench workers --trials-per-gpu 1,2,4,8 --subset 10000 --epochs 3 --worker-trials 8 "$@" ;;
-        options) bench options --subset 10000 --epochs 3 "$@" ;;
+        options) harness options --subset 10000 --epochs 3 "$@" ;;
         comparison) bench comparison --subset 60000 --epochs 25 --seeds 1 "$@" ;;
         *) echo "gpu-bench.sh: unknown benchmark '$name' (throughput, workers, options, comparison)" >&2; exit 2 ;;
     esac

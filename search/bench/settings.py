@@ -4,7 +4,8 @@ Every benchmark takes one :class:`BenchSettings`. Values are checked at
 construction, so a typo fails in a second with one line instead of after ten
 minutes of training, and the ``--small`` preset is a plain dictionary that a
 user can read (and override field by field) rather than logic hidden in the
-command line.
+command line. The development harness (``benchmarks/`` in a checkout)
+extends the class with the fields of its own benchmarks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import ConfigError
 
@@ -26,11 +27,8 @@ SMALL: dict[str, Any] = {
     "test_subset": 1000,    # test images scored per trial / final run
     "epochs": 2,            # 2 is the fewest that still lets Hyperband prune and shows first-epoch tracing
     "repeats": 3,           # alternating timed runs per measurement; the median is reported
-    "folds": 2,             # overhead: k of the one-point GridSearchCV
     "seconds": 0.5,         # throughput: target length of one timed measurement
     "eval_batch": 256,      # throughput: inference batch (1024 costs the slow models 4-5 s a call on 2 cores)
-    "n_trials": 10,         # efficiency: finished Optuna trials (over-budget ones count, as in the engine)
-    "startup_repeats": 2,   # startup: fresh interpreters per measurement (each costs a TensorFlow import)
     "workers": (1, 2),      # workers: worker processes sharing the device (2 CPU cores here)
     "worker_trials": 4,     # workers: trials of the study each worker count runs
 }
@@ -41,11 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "test_subset": None,
     "epochs": 3,
     "repeats": 5,
-    "folds": 3,
     "seconds": 3.0,
     "eval_batch": 1024,
-    "n_trials": 30,
-    "startup_repeats": 3,
     "workers": (1, 2, 4),
     "worker_trials": 8,
 }
@@ -62,6 +57,12 @@ class BenchSettings:
     own batch size. ``command`` is recorded verbatim in every CSV row.
     """
 
+    #: The presets :meth:`from_options` fills from (a subclass adds its own fields' values).
+    SMALL_PRESET: ClassVar[dict[str, Any]] = SMALL
+    DEFAULT_PRESET: ClassVar[dict[str, Any]] = DEFAULTS
+    #: Fields that must be positive integers.
+    COUNTS: ClassVar[tuple[str, ...]] = ("epochs", "repeats", "eval_batch", "worker_trials")
+
     data_dir: Path | None = None
     subset: int | None = DEFAULTS["subset"]
     test_subset: int | None = DEFAULTS["test_subset"]
@@ -70,23 +71,17 @@ class BenchSettings:
     repeats: int = DEFAULTS["repeats"]
     seed: int = 0
     out: Path = Path("results/bench")
-    variant: str = "cnn"
     variants: tuple[str, ...] | None = None
-    folds: int = DEFAULTS["folds"]
     seconds: float = DEFAULTS["seconds"]
     eval_batch: int = DEFAULTS["eval_batch"]
-    n_trials: int = DEFAULTS["n_trials"]
-    startup_repeats: int = DEFAULTS["startup_repeats"]
     workers: tuple[int, ...] = DEFAULTS["workers"]
     worker_trials: int = DEFAULTS["worker_trials"]
     seeds: int | None = None  # comparison: seeds per model (None: the space's own)
-    optuna_space: Path | None = None
-    grid_space: Path | None = None
     small: bool = False
     command: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "repeats", "folds", "n_trials", "startup_repeats", "eval_batch", "worker_trials"):
+        for name in self.COUNTS:
             _positive_int(name, getattr(self, name))
         if not self.workers:
             raise ConfigError("workers must list at least one worker count")
@@ -107,8 +102,6 @@ class BenchSettings:
             raise ConfigError(f"seed must be an integer from 0 to 2**32-1, got {self.seed!r}")
         if not isinstance(self.seconds, (int, float)) or isinstance(self.seconds, bool) or not self.seconds > 0:
             raise ConfigError(f"seconds must be a positive number, got {self.seconds!r}")
-        if self.folds < 2:
-            raise ConfigError(f"folds must be at least 2, got {self.folds}")
         if self.data_dir is not None and not Path(self.data_dir).is_dir():
             raise ConfigError(f"--data-dir {self.data_dir}: no such directory (it must hold the four "
                               "Fashion-MNIST .gz files)")
@@ -116,7 +109,7 @@ class BenchSettings:
     @classmethod
     def from_options(cls, *, small: bool = False, **options: Any) -> BenchSettings:
         """Settings from keyword options; ``None`` values take the preset's (``SMALL`` or ``DEFAULTS``)."""
-        preset = SMALL if small else DEFAULTS
+        preset = cls.SMALL_PRESET if small else cls.DEFAULT_PRESET
         values = {k: v for k, v in options.items() if v is not None}
         for key, value in preset.items():
             values.setdefault(key, value)

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .console import TIMEOUT_S, console_command
 from .records import Context, Recorder, ratio
 from .settings import BenchSettings
-from .startup import TIMEOUT_S, console_command
 from .timing import median
 
 SPACE = """

@@ -1,4 +1,4 @@
-"""``cnn-search bench ...``: the benchmarks (:mod:`search.bench`), under the main command.
+"""``cnn-search bench ...``: the benchmarks of this machine (:mod:`search.bench`), under the main command.
 
 The benchmark command has its own parser (``cnn-search bench --help``), so
 :func:`search.cli.main` hands it every argument after ``bench`` untouched;
@@ -14,8 +14,8 @@ NAME = "bench"
 
 
 def register(sub: Any) -> None:
-    sub.add_parser(NAME, add_help=False, help="benchmarks: engine overhead, throughput per variant, "
-                   "search efficiency, start-up (see `cnn-search bench --help`)")
+    sub.add_parser(NAME, add_help=False, help="benchmarks of this machine: throughput per variant, worker "
+                   "scaling, seed 003's comparison (see `cnn-search bench --help`)")
 
 
 def run(argv: Sequence[str]) -> int:

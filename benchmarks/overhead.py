@@ -21,13 +21,14 @@ overhead this benchmark found (2.08x bare Keras at --small before, see the
 README).
 
 Phases (``phase_*`` rows, medians) are measured by wrapping public entry
-points for the duration of the runs (:mod:`search.bench.timing`); ``other``
+points for the duration of the runs (:mod:`benchmarks.phases`); ``other``
 is the rest: model construction, Optuna's study and sampler, scikeras and
 GridSearchCV glue, trial records.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,10 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .datasets import bench_dataset
-from .records import Context, Recorder, ratio
-from .settings import BenchSettings
-from .timing import PhaseProfiler, TimedStorage, epoch_clock, keras_targets, median, rotations
+if not __package__:  # `python benchmarks/NAME.py`: import this checkout's packages, not this folder's modules
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from benchmarks.phases import PhaseProfiler, TimedStorage, keras_targets
+from benchmarks.settings import DevSettings
+from search.bench.datasets import bench_dataset
+from search.bench.records import Context, Recorder, ratio
+from search.bench.timing import epoch_clock, median, rotations
 
 EVAL_BATCH = 2048  # the batch the engines' train path evaluates with; the bare run uses the same
 
@@ -57,14 +62,14 @@ class Run:
     epoch_times: list[float] = field(default_factory=list)
 
 
-def run_overhead(settings: BenchSettings, context: Context | None = None) -> list[dict[str, Any]]:
+def run_overhead(settings: DevSettings, context: Context | None = None) -> list[dict[str, Any]]:
     """Time bare Keras against one Optuna trial and one GridSearchCV point; return the CSV rows."""
-    from ..runtime import freeze_long_lived_objects, import_backend_quietly
+    from search.runtime import freeze_long_lived_objects, import_backend_quietly
 
     import_backend_quietly()
     import optuna
 
-    from ..zoo import get_variant
+    from search.zoo import get_variant
 
     variant = get_variant(settings.variant)
     hparams = variant.resolve({})
@@ -88,7 +93,7 @@ def run_overhead(settings: BenchSettings, context: Context | None = None) -> lis
 class _Contenders:
     """The contenders (see :meth:`names`); each public method is one run of one of them."""
 
-    def __init__(self, settings: BenchSettings, dataset: Any, hparams: dict[str, Any], batch_size: int) -> None:
+    def __init__(self, settings: DevSettings, dataset: Any, hparams: dict[str, Any], batch_size: int) -> None:
         import keras
 
         self.keras = keras
@@ -121,10 +126,11 @@ class _Contenders:
 
     def warm_up(self) -> None:
         """One tiny fit/evaluate/predict so the process's first-use costs land in no contender."""
-        from sklearn.model_selection import GridSearchCV  # noqa: F401  (first import is slow)
+        from scikeras.wrappers import KerasClassifier  # noqa: F401  (first imports are slow)
+        from sklearn.model_selection import GridSearchCV  # noqa: F401
 
-        from ..engines import run_grid  # noqa: F401
-        from ..zoo import build_model
+        from search.engines import run_study  # noqa: F401
+        from search.zoo import build_model
 
         self._fresh()
         model = build_model(self.s.variant, self.hparams)
@@ -139,7 +145,7 @@ class _Contenders:
 
     def bare(self, round_: int, deterministic: bool = False) -> tuple[float | None, list[float]]:
         """What a notebook does: seed, build, fit with validation data, evaluate on the test set."""
-        from ..zoo import build_model
+        from search.zoo import build_model
 
         if self.determinism:
             self.determinism(deterministic)
@@ -158,13 +164,13 @@ class _Contenders:
 
     def optuna(self, round_: int) -> tuple[float | None, list[float]]:
         """The same configuration as the single trial of a one-point Optuna study."""
-        from ..engines import open_storage, run_optuna
-        from ..spaces import ParamCounter
+        from search.engines import open_storage, run_study
+        from search.spaces import ParamCounter
 
         space = self._space(f"overhead-optuna-{round_}-{time.monotonic_ns()}", engine="optuna",
                             optuna={"sampler": "grid"})
         storage = open_storage(None, space.study, self.tmp)
-        study = run_optuna(space, TimedStorage(storage, self.profiler), self.data, ParamCounter(), callbacks=[])
+        study = run_study(space, TimedStorage(storage, self.profiler), self.data, ParamCounter(), callbacks=[])
         trial = _only_complete_trial(study)
         history = (trial.user_attrs.get("histories") or [[]])[0]
         return trial.value, [float(h["epoch_time_s"]) for h in history if "epoch_time_s" in h]
@@ -174,7 +180,7 @@ class _Contenders:
         import numpy as np
         from sklearn.model_selection import StratifiedKFold
 
-        from ..zoo import build_model
+        from search.zoo import build_model
 
         if self.determinism:
             self.determinism(False)
@@ -190,20 +196,20 @@ class _Contenders:
 
     def grid(self, round_: int) -> tuple[float | None, list[float]]:
         """The same configuration as one GridSearchCV point with k stratified folds."""
-        from ..engines import open_storage, run_grid
-        from ..spaces import ParamCounter
+        from search.engines import open_storage, run_study
+        from search.spaces import ParamCounter
 
         space = self._space(f"overhead-grid-{round_}-{time.monotonic_ns()}", engine="grid",
                             validation={"method": "kfold", "folds": self.s.folds})
         storage = open_storage(None, space.study, self.tmp)
-        study = run_grid(space, TimedStorage(storage, self.profiler), self.data, ParamCounter(), callbacks=[])
+        study = run_study(space, TimedStorage(storage, self.profiler), self.data, ParamCounter(), callbacks=[])
         return _only_complete_trial(study).value, []
 
     # --- helpers ---------------------------------------------------------------------------------
 
     def _space(self, study: str, **settings: Any) -> Any:
         """A one-point space: the variant's defaults, the optimizer "searched" over its one default value."""
-        from ..spaces import validate_space_dict
+        from search.spaces import validate_space_dict
 
         record = {"study": study, "variant": self.s.variant, "epochs": self.s.epochs, "batch_size": self.batch_size,
                   "seed": self.s.seed, "search": {"optimizer": [self.hparams["optimizer"]]},
@@ -231,7 +237,7 @@ def _only_complete_trial(study: Any) -> Any:
 
 def _determinism_switch(backend: str) -> Callable[[bool], None] | None:
     """A function turning TensorFlow op determinism on/off, or None where there is no such switch."""
-    from ..runtime import set_op_determinism
+    from search.runtime import set_op_determinism
 
     return set_op_determinism if backend == "tensorflow" else None
 
@@ -242,7 +248,7 @@ PHASES = ("fit", "evaluate", "predict", "compile", "param_count", "storage", "cl
           "seeding", "confusion_matrix")
 
 
-def _rows(settings: BenchSettings, context: Context, runs: dict[str, list[Run]], batch_size: int,
+def _rows(settings: DevSettings, context: Context, runs: dict[str, list[Run]], batch_size: int,
           n_train: int, n_test: int) -> list[dict[str, Any]]:
     rec = Recorder(context, "overhead", {"seed": settings.seed, "subset": settings.subset, "epochs": settings.epochs,
                                          "batch_size": batch_size, "repeats": settings.repeats})
@@ -300,3 +306,9 @@ def scaled(dataset: Any) -> Any:
 
     return dataclasses.replace(dataset, x_train=dataset.x_train / 255.0, x_val=dataset.x_val / 255.0,
                                x_test=dataset.x_test / 255.0)
+
+
+if __name__ == "__main__":
+    from benchmarks.cli import main_for
+
+    sys.exit(main_for("overhead", __package__))

@@ -3,16 +3,16 @@
 A short search is dominated by start-up (importing TensorFlow alone takes
 seconds), so this measures it in fresh interpreters, never in the process
 that already imported everything: the probe script
-(:mod:`search.bench.startup_probe`) repeats ``cnn-search run``'s steps with a
-timestamp after each, and the real console script is timed end to end on
-the command the issue names. Probe and command alternate, ``repeats`` times.
+(``benchmarks/startup_probe.py``) runs the real ``cnn-search run`` (the
+console script's ``search.cli.main``) and marks when Keras has been
+imported, when the first trial's ``fit`` starts and when its first epoch
+ends; the console script itself is timed end to end on the same command.
+Probe and command alternate, ``repeats`` times.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,10 +20,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from .records import Context, Recorder, ratio
-from .settings import BenchSettings, default_space
-from .timing import median, rotations
+if not __package__:  # `python benchmarks/NAME.py`: import this checkout's packages, not this folder's modules
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from benchmarks.settings import DevSettings
+from search.bench.console import TIMEOUT_S, console_command
+from search.bench.records import Context, Recorder, ratio
+from search.bench.settings import default_space
+from search.bench.timing import median, rotations
+from search.errors import ConfigError
 
 SPACE = "quickstart.toml"
 #: The issue's end-to-end command: ``cnn-search run spaces/quickstart.toml`` + these options.
@@ -32,20 +37,14 @@ RUN_ARGS = {"n_trials": 1, "epochs": 1, "subset": 1000, "test_subset": 1000}
 PHASES = (
     ("interpreter", "start", "Python start-up and site packages, before the first line"),
     ("import_cli", "import_cli", "import search.cli (the console script's import)"),
-    ("import_backend", "import_backend", "import Keras and its backend (TensorFlow, ...)"),
-    ("import_search", "import_search", "import the runner and engines (Optuna, scikit-learn, scikeras, pandas)"),
-    ("space_check", "space_check", "read and validate the space file, budget feasibility (builds models)"),
-    ("storage_open", "storage_open", "open the study's journal storage"),
-    ("data_load", "data_load", "verify, load and split Fashion-MNIST"),
-    ("study_setup", "budget_check_start", "create the study, sample the first trial"),
-    ("budget_check", "budget_check", "the trial's parameter count (builds the model without training)"),
-    ("model_build", "model_build", "seed, build and compile the trial's model"),
+    ("import_backend", "import_backend", "from there to the end of importing Keras and its backend (TensorFlow, ...)"),
+    ("setup", "fit_start", "runner and engine imports (Optuna, scikit-learn, pandas), space and budget check, "
+                           "storage, data load, study, the trial's parameter count, build and compile"),
     ("first_epoch", "first_epoch", "the first epoch, tracing and validation included"),
 )
-TIMEOUT_S = 600
 
 
-def run_startup(settings: BenchSettings, context: Context | None = None) -> list[dict[str, Any]]:
+def run_startup(settings: DevSettings, context: Context | None = None) -> list[dict[str, Any]]:
     """Time ``settings.startup_repeats`` probes and end-to-end commands, alternately; return the CSV rows."""
     context = context or Context.capture(settings.command)
     space = default_space(SPACE)
@@ -62,15 +61,6 @@ def run_startup(settings: BenchSettings, context: Context | None = None) -> list
                 else:
                     e2e.append(command_once(command, space, Path(tmp), settings.data_dir))
     return _rows(settings, context, probes, e2e, command)
-
-
-def console_command() -> list[str]:
-    """The ``cnn-search`` console script of this environment, else ``python -m search``."""
-    script = Path(sys.executable).with_name("cnn-search")
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    found = shutil.which("cnn-search")
-    return [found] if found else [sys.executable, "-m", "search"]
 
 
 def command_args(space: Path, results_dir: Path, data_dir: Path | None) -> list[str]:
@@ -94,19 +84,18 @@ def command_once(command: list[str], space: Path, results_dir: Path, data_dir: P
 
 
 def probe_once(space: Path, results_dir: Path, data_dir: Path | None) -> dict[str, float]:
-    """One fresh interpreter through the probe; the seconds of each phase plus the total."""
-    args = {**RUN_ARGS, "space": str(space), "results_dir": str(results_dir),
-            "data_dir": str(data_dir) if data_dir else None}
+    """One fresh interpreter through the probe on the same command; the seconds of each phase plus the total."""
     script = Path(__file__).with_name("startup_probe.py")
+    marks_file = results_dir / "startup-marks.json"
+    argv = [sys.executable, str(script), str(marks_file), *command_args(space, results_dir, data_dir)]
     launched = time.time()
-    done = subprocess.run([sys.executable, str(script), json.dumps(args)], capture_output=True, text=True,
-                          timeout=TIMEOUT_S, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    if done.returncode != 0 or not marks_file.is_file():
         raise RuntimeError(f"start-up probe failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    marks = json.loads(lines[-1])
+    marks = json.loads(marks_file.read_text())
     if marks.get("status") != "ok":
-        raise RuntimeError(f"start-up probe: {marks.get('status')} (the first trial never trained)")
+        raise RuntimeError(f"start-up probe: {marks.get('status')} (the first trial never trained): "
+                           f"{done.stderr.strip()[-500:]}")
     marks["launch"] = launched
     return phases_from_marks(marks)
 
@@ -123,7 +112,7 @@ def phases_from_marks(marks: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def _rows(settings: BenchSettings, context: Context, probes: list[dict[str, float]], e2e: list[float],
+def _rows(settings: DevSettings, context: Context, probes: list[dict[str, float]], e2e: list[float],
           command: list[str]) -> list[dict[str, Any]]:
     rec = Recorder(context, "startup", {"seed": 0, "subset": RUN_ARGS["subset"], "epochs": RUN_ARGS["epochs"],
                                         "repeats": settings.startup_repeats})
@@ -137,7 +126,7 @@ def _rows(settings: BenchSettings, context: Context, probes: list[dict[str, floa
     rec.add("time_to_first_epoch", to_first, "s", engine="probe",
             detail={"stat": "median", "runs_s": [p["total"] for p in probes],
                     "meaning": "launch of a fresh interpreter to the end of the first trial's first epoch, "
-                               "doing cnn-search run's steps"})
+                               "running cnn-search run"})
     argv = [Path(command[0]).name, *command[1:]]
     rec.add("end_to_end", median(e2e), "s", engine="cnn-search run", ratio=ratio(median(e2e), to_first),
             baseline="probe time_to_first_epoch",
@@ -145,3 +134,9 @@ def _rows(settings: BenchSettings, context: Context, probes: list[dict[str, floa
                     "command": " ".join([*argv, *command_args(Path("spaces") / SPACE, Path("TMP"),
                                                               settings.data_dir)])})
     return rec.rows
+
+
+if __name__ == "__main__":
+    from benchmarks.cli import main_for
+
+    sys.exit(main_for("startup", __package__))

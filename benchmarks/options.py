@@ -11,13 +11,18 @@ it (a faster setting that learns something else is not the same run).
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from .datasets import bench_dataset
-from .records import Context, Recorder, ratio
-from .settings import BenchSettings
-from .timing import median, rotations
+if not __package__:  # `python benchmarks/NAME.py`: import this checkout's packages, not this folder's modules
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from benchmarks.settings import DevSettings
+from search.bench.datasets import bench_dataset
+from search.bench.records import Context, Recorder, ratio
+from search.bench.timing import median, rotations
 
 #: contender name -> FitOptions fields; "default" is the baseline
 CONTENDERS: dict[str, dict[str, Any]] = {
@@ -30,13 +35,13 @@ CONTENDERS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_options(settings: BenchSettings, context: Context | None = None) -> list[dict[str, Any]]:
+def run_options(settings: DevSettings, context: Context | None = None) -> list[dict[str, Any]]:
     """Time ``train()`` under each training option, alternately; return the CSV rows."""
-    from ..runtime import freeze_long_lived_objects, import_backend_quietly, visible_gpus
+    from search.runtime import freeze_long_lived_objects, import_backend_quietly, visible_gpus
 
     import_backend_quietly()
-    from ..training import FitOptions, TrainConfig, release_memory, train
-    from ..zoo import get_variant
+    from search.training import FitOptions, TrainConfig, release_memory, train
+    from search.zoo import get_variant
 
     context = context or Context.capture(settings.command)
     variant = get_variant(settings.variant)
@@ -59,7 +64,7 @@ def run_options(settings: BenchSettings, context: Context | None = None) -> list
     return _rows(settings, context, runs, batch_size)
 
 
-def _rows(settings: BenchSettings, context: Context, runs: dict[str, list[tuple[float, float]]],
+def _rows(settings: DevSettings, context: Context, runs: dict[str, list[tuple[float, float]]],
           batch_size: int) -> list[dict[str, Any]]:
     rec = Recorder(context, "options", {"seed": settings.seed, "subset": settings.subset, "epochs": settings.epochs,
                                         "batch_size": batch_size, "repeats": settings.repeats})
@@ -74,3 +79,9 @@ def _rows(settings: BenchSettings, context: Context, runs: dict[str, list[tuple[
         rec.add("val_accuracy", median(accuracy), "accuracy", variant=settings.variant, engine=name,
                 detail={"runs": accuracy})
     return rec.rows
+
+
+if __name__ == "__main__":
+    from benchmarks.cli import main_for
+
+    sys.exit(main_for("options", __package__))

@@ -21,15 +21,20 @@ from __future__ import annotations
 import gc
 import io
 import math
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .records import Context, Recorder, ratio
-from .settings import BenchSettings, default_space
-from .timing import PhaseProfiler, keras_targets
+if not __package__:  # `python benchmarks/NAME.py`: import this checkout's packages, not this folder's modules
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from benchmarks.phases import PhaseProfiler, keras_targets
+from benchmarks.settings import DevSettings
+from search.bench.records import Context, Recorder, ratio
+from search.bench.settings import default_space
 
 OPTUNA_SPACE = "budget50k.toml"
 GRID_SPACE = "seed001-grid.toml"
@@ -62,12 +67,17 @@ class SearchOutcome:
     gc_objects_at_start: int | None = None
 
 
-def run_efficiency(settings: BenchSettings, context: Context | None = None,
+def run_efficiency(settings: DevSettings, context: Context | None = None,
                    stream: TextIO | None = None) -> list[dict[str, Any]]:
-    """Run both searches on the same subset and epochs; return the CSV rows (grid = baseline)."""
-    from ..runtime import import_backend_quietly
+    """Run both searches on the same subset and epochs; return the CSV rows (grid = baseline).
+
+    ``stream`` gets each search's per-trial progress (default: stderr with ``settings.verbose``, else none).
+    """
+    from search.runtime import import_backend_quietly
 
     import_backend_quietly()
+    if stream is None and settings.verbose:
+        stream = sys.stderr
     context = context or Context.capture(settings.command)
     optuna_path = settings.optuna_space or default_space(OPTUNA_SPACE)
     grid_path = settings.grid_space or default_space(GRID_SPACE)
@@ -80,10 +90,10 @@ def run_efficiency(settings: BenchSettings, context: Context | None = None,
     return _rows(settings, context, [grid, best])
 
 
-def run_one(path: Path, settings: BenchSettings, results_dir: Path,
+def run_one(path: Path, settings: DevSettings, results_dir: Path,
             stream: TextIO | None = None) -> SearchOutcome:
     """Run the search in ``path`` with the settings' subset, epochs and trials; measure its cost and result."""
-    from ..runner import RunOptions, resolve_space, run_search
+    from search.runner import RunOptions, resolve_space, run_search
 
     options = RunOptions(study=f"bench-{Path(path).stem}", n_trials=settings.n_trials, subset=settings.subset,
                          epochs=settings.epochs, test_subset=settings.test_subset, data_dir=settings.data_dir,
@@ -116,10 +126,10 @@ def trial_epochs(attrs: dict[str, Any]) -> int:
 
 
 def _outcome(study: Any, space: Any, name: str, wall: float, started: float,
-             settings: BenchSettings) -> SearchOutcome:
+             settings: DevSettings) -> SearchOutcome:
     from optuna.trial import TrialState
 
-    from ..handoff import best_spec
+    from search.handoff import best_spec
 
     trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
     per_run_images = _train_images_per_run(space)
@@ -160,10 +170,10 @@ def _outcome(study: Any, space: Any, name: str, wall: float, started: float,
                          durations or None)
 
 
-def _final_run(spec: Any, settings: BenchSettings) -> tuple[float, int]:
+def _final_run(spec: Any, settings: DevSettings) -> tuple[float, int]:
     """Train the handed-off configuration as ``cnn-search train --from best.json`` would; its test accuracy."""
-    from ..handoff import train_config
-    from ..training import release_memory, train
+    from search.handoff import train_config
+    from search.training import release_memory, train
 
     result = train(train_config(spec), data_dir=settings.data_dir, verbose=False)
     metrics = result.metrics
@@ -180,7 +190,7 @@ def _train_images_per_run(space: Any) -> float:
     return n - math.ceil(n * space.data.val_fraction)
 
 
-def _rows(settings: BenchSettings, context: Context, outcomes: list[SearchOutcome]) -> list[dict[str, Any]]:
+def _rows(settings: DevSettings, context: Context, outcomes: list[SearchOutcome]) -> list[dict[str, Any]]:
     rec = Recorder(context, "efficiency", {"seed": settings.seed, "subset": settings.subset,
                                            "epochs": settings.epochs, "repeats": 1})
     grid = next((o for o in outcomes if o.engine == "grid"), None)
@@ -225,3 +235,8 @@ def _rows(settings: BenchSettings, context: Context, outcomes: list[SearchOutcom
                                        "scikeras/GridSearchCV glue, storage)"})
     return rec.rows
 
+
+if __name__ == "__main__":
+    from benchmarks.cli import main_for
+
+    sys.exit(main_for("efficiency", __package__))
