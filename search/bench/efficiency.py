@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..records import trial_status
 from .records import Context, Recorder, ratio
 from .settings import BenchSettings, default_space
 from .timing import PhaseProfiler, keras_targets
@@ -132,7 +133,7 @@ def _outcome(study: Any, space: Any, name: str, wall: float, started: float,
     fit_s = 0.0
     durations: list[tuple[int, str, float]] = []
     for t in trials:
-        status = t.user_attrs.get("status") or t.state.name.lower()
+        status = trial_status(t)
         counts[status] = counts.get(status, 0) + 1
         total += trial_epochs(t.user_attrs)
         if status == "complete":
