@@ -35,6 +35,7 @@ from benchmarks.phases import PhaseProfiler, keras_targets
 from benchmarks.settings import DevSettings
 from search.bench.records import Context, Recorder, ratio
 from search.bench.settings import default_space
+from search.records import trial_status
 
 OPTUNA_SPACE = "budget50k.toml"
 GRID_SPACE = "seed001-grid.toml"
@@ -142,7 +143,7 @@ def _outcome(study: Any, space: Any, name: str, wall: float, started: float,
     fit_s = 0.0
     durations: list[tuple[int, str, float]] = []
     for t in trials:
-        status = t.user_attrs.get("status") or t.state.name.lower()
+        status = trial_status(t)
         counts[status] = counts.get(status, 0) + 1
         total += trial_epochs(t.user_attrs)
         if status == "complete":

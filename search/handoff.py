@@ -17,25 +17,18 @@ from typing import Any, Literal
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .data import DataOptions
+from .data import DataOptions, DataSettings
 from .engines import mask_url
 from .errors import ConfigError
 from .fileio import write_json
 from .reports.leaderboard import leaderboard
 from .runtime import package_versions
+from .settings import SettingError, unwrap
 from .spaces import Space
 from .training import FitOptions, TrainConfig
 from .zoo import count_params, get_variant
 
 FORMAT = "cnn-search/best-params"
-
-
-class DataSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    subset: int | None = None
-    normalize: Literal["scale", "standardize"] = "scale"
-    val_fraction: float = Field(0.2, gt=0, lt=1)
-    test_subset: int | None = None
 
 
 class BestSpec(BaseModel):
@@ -49,10 +42,10 @@ class BestSpec(BaseModel):
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     optimizer: dict[str, Any]
-    data: DataSpec
+    data: DataSettings
     seed: int = Field(ge=0)
     split_seed: int | None = Field(None, ge=0)  # the search's data split (None: a spec from before; = seed)
-    training: dict[str, Any] = {}  # FitOptions: compile, precision, early stopping (defaults when absent)
+    training: FitOptions = FitOptions()  # compile, precision, early stopping (defaults when absent)
     params: int = Field(ge=1)
     metrics: dict[str, Any] = {}
     source: dict[str, Any] = {}
@@ -88,10 +81,9 @@ def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url:
     return BestSpec(
         variant=variant, hparams=full, epochs=epochs, batch_size=batch_size,
         optimizer={"name": full.get("optimizer"), "learning_rate": full.get("learning_rate")},
-        data=DataSpec(subset=space.data.subset, normalize=space.data.normalize,
-                      val_fraction=space.data.val_fraction, test_subset=space.data.test_subset),
+        data=space.data,
         seed=(attrs.get("seeds") or [space.seed])[0], split_seed=space.data_options().seed,
-        training=space.fit_options().record(), params=attrs["params"],
+        training=space.fit_options(), params=attrs["params"],
         metrics={k: attrs.get(k) for k in ("val_accuracy", "val_accuracy_std", "val_loss", "test_accuracy",
                                            "test_accuracy_std", "test_loss", "n", "kept_epochs",
                                            "training_time_s", "image_epochs", "total_params")},
@@ -121,13 +113,10 @@ def load_best(path: str | Path) -> BestSpec:
     try:
         spec = BestSpec.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        err = unwrap(exc.errors()[0])  # a nested setting's own error, under its key
         raise ConfigError(f"{path}: {'.'.join(str(p) for p in err['loc']) or 'top level'}: {err['msg']}") from None
     try:
         _check_model(spec)
-        FitOptions(**spec.training)
-    except TypeError as exc:
-        raise ConfigError(f"{path}: training: {exc}") from None
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return spec
@@ -143,13 +132,21 @@ def _check_model(spec: BestSpec) -> None:
     if params != spec.params:
         raise ConfigError(f"params: the spec says {spec.params:,} but these hyperparameters build a model "
                           f"with {params:,}; was the file edited?")
+    _data_options(spec)
+
+
+def _data_options(spec: BestSpec) -> DataOptions:
+    """The spec's data settings on the classes its model outputs (the split seed is the run's to set)."""
+    try:
+        return spec.data.options(num_classes=get_variant(spec.variant).num_classes(spec.hparams))
+    except SettingError as exc:
+        raise SettingError(("data", *exc.loc), exc.detail) from None
 
 
 def train_config(spec: BestSpec, *, full_train: bool = False) -> TrainConfig:
     """The exact configuration of the spec, optionally trained on train + validation."""
-    data = DataOptions(subset=spec.data.subset, normalize=spec.data.normalize, val_fraction=spec.data.val_fraction,
-                       test_subset=spec.data.test_subset)
+    data = _data_options(spec)
     split = spec.seed if spec.split_seed is None else spec.split_seed  # older specs: the search split by its seed
     return TrainConfig(spec.variant, spec.hparams, epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.seed,
-                       split_seed=split, data=data, full_train=full_train, fit=FitOptions(**spec.training))
+                       split_seed=split, data=data, full_train=full_train, fit=spec.training)
 

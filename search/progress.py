@@ -48,8 +48,7 @@ class TrialReporter:
     def report(self, trial: FrozenTrial, trials: list[FrozenTrial]) -> None:
         """Print ``trial``'s line with counts over ``trials`` (the study as it was when it ended)."""
         finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-        skipped = sum(t.user_attrs.get("status") in (records.STATUS_OVER_BUDGET, records.STATUS_INVALID)
-                      for t in finished)
+        skipped = sum(records.trial_status(t) in records.SKIPPED for t in finished)
         pruned = sum(t.state == TrialState.PRUNED for t in finished) - skipped
         failed = sum(t.state == TrialState.FAIL for t in trials)
         self.session_done += 1
@@ -71,7 +70,7 @@ class TrialReporter:
 
     @staticmethod
     def _outcome(trial: FrozenTrial) -> str:
-        status = trial.user_attrs.get("status", trial.state.name.lower())
+        status = records.trial_status(trial)
         params = trial.user_attrs.get("params")
         size = f" {params:,} params" if params is not None else ""
         if trial.state == TrialState.COMPLETE:

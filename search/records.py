@@ -21,6 +21,25 @@ STATUS_OVER_BUDGET = "over_budget"
 STATUS_INVALID = "invalid"
 STATUS_FAILED = "failed"
 STATUS_DIVERGED = "diverged"  # pruned because the loss became NaN or infinite
+#: Statuses of points that never trained: over the parameter budget, or not a buildable model.
+SKIPPED = (STATUS_OVER_BUDGET, STATUS_INVALID)
+
+
+def trial_status(trial: FrozenTrial) -> str:
+    """A trial's status as every report counts it: the one its record gives, once it has finished.
+
+    A failed trial is ``failed`` whatever its record says (it may have failed
+    after recording ``complete``); a finished one has its recorded status
+    (``complete``, ``pruned``, ``diverged``, ``over_budget``, ``invalid``), or
+    its state's name without one; an unfinished one is ``running`` or
+    ``waiting`` even when a retried run left a status behind.
+    """
+    if trial.state == TrialState.FAIL:
+        return STATUS_FAILED
+    status = trial.user_attrs.get("status")
+    if status and trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return str(status)
+    return trial.state.name.lower()
 
 #: The compute of seed 001's grid as shipped in spaces/seed001-grid.toml, the reference every search's
 #: compute is compared with: 24 points x 3 folds x 20 or 30 epochs x 40,000 training images.

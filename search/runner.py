@@ -26,6 +26,7 @@ from .engines.settings import store_recovery
 from .engines.storage import adopt_heartbeat, default_storage_path
 from .engines.study import compute_used
 from .progress import TrialReporter, TrialWatcher
+from .records import trial_status
 from .runtime import backend_name, package_versions, run_environment
 from .spaces import ParamCounter, Space, load_space
 from .workers.devices import Slot, detect_gpus, plan_slots
@@ -182,7 +183,6 @@ def counts(study: optuna.Study) -> dict[str, int]:
     """Trials by status, as the progress line and summary report them."""
     out: dict[str, int] = {}
     for t in study.get_trials(deepcopy=False):
-        status = t.user_attrs.get("status") if t.state != TrialState.FAIL else "failed"
-        status = status or t.state.name.lower()
+        status = trial_status(t)
         out[status] = out.get(status, 0) + 1
     return out

@@ -5,18 +5,11 @@ or TensorFlow, so importing this is fast and independent of the backend.
 """
 
 from search.data.cache import CACHE_ENV, RawData, cache_dir, clear_memo, load_raw
-from search.data.dataset import (
-    CLASS_NAMES,
-    MIN_PER_CLASS,
-    DataOptions,
-    Dataset,
-    load_dataset,
-    prepare,
-    stratified_indices,
-)
+from search.data.dataset import Dataset, load_dataset, prepare, stratified_indices
 from search.data.fetch import DATA_ENV, FILES, MIRROR, file_md5, keras_cache_dir, locate, verify
 from search.data.idx import read_idx
 from search.data.normalization import NORMALIZATIONS, PixelNormalization, fit_normalization
+from search.data.settings import CLASS_NAMES, MIN_PER_CLASS, DataOptions, DataSettings
 
 __all__ = [
     "CACHE_ENV",
@@ -27,6 +20,7 @@ __all__ = [
     "MIRROR",
     "NORMALIZATIONS",
     "DataOptions",
+    "DataSettings",
     "Dataset",
     "PixelNormalization",
     "RawData",

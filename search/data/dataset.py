@@ -14,72 +14,14 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from search.data.cache import RawData, load_raw
-from search.data.normalization import NORMALIZATIONS
+from search.data.settings import CLASS_NAMES, DataOptions
 from search.errors import ConfigError
 
-CLASS_NAMES = (  # fmt: skip
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-
-#: Fewest training images per class a ``subset`` may leave (so a stratified
-#: validation split still has every class in it).
-MIN_PER_CLASS = 10
 _TEST_SUBSET_SEED = 0  # fixed: the test set must not depend on options.seed
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-@dataclass(frozen=True)
-class DataOptions:
-    """How to build a :class:`Dataset`; invalid values raise :class:`ConfigError` at construction."""
-
-    subset: int | None = None
-    normalize: str = "scale"
-    val_fraction: float = 0.2
-    seed: int = 0
-    num_classes: int = 10
-    test_subset: int | None = None
-
-    def __post_init__(self) -> None:
-        if not _is_int(self.num_classes) or not 2 <= self.num_classes <= len(CLASS_NAMES):
-            raise ConfigError(f"num_classes must be an integer from 2 to 10, got {self.num_classes!r}")
-        minimum = MIN_PER_CLASS * self.num_classes
-        if self.subset is not None and (not _is_int(self.subset) or self.subset < minimum):
-            raise ConfigError(
-                f"subset must be an integer >= {minimum} ({MIN_PER_CLASS} per class for "
-                f"num_classes={self.num_classes}) or None for all, got {self.subset!r}"
-            )
-        if self.test_subset is not None and (not _is_int(self.test_subset) or self.test_subset < self.num_classes):
-            raise ConfigError(
-                f"test_subset must be an integer >= {self.num_classes} (one per class) "
-                f"or None for all, got {self.test_subset!r}"
-            )
-        if self.normalize not in NORMALIZATIONS:
-            raise ConfigError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {self.normalize!r}")
-        if (
-            not isinstance(self.val_fraction, (int, float))
-            or isinstance(self.val_fraction, bool)
-            or not 0 < self.val_fraction < 1
-        ):
-            raise ConfigError(f"val_fraction must be a number strictly between 0 and 1, got {self.val_fraction!r}")
-        if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
-            raise ConfigError(f"seed must be an integer from 0 to 2**32-1, got {self.seed!r}")
 
 
 @dataclass

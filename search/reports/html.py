@@ -87,18 +87,11 @@ def _variants(study: optuna.Study, board: pd.DataFrame) -> list[str]:
     return [str(v) for v in dict.fromkeys(board["variant"].dropna())] if not board.empty else []
 
 
-def _status(trial: FrozenTrial) -> str:
-    status = trial.user_attrs.get("status")
-    if status and trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL):
-        return str(status)
-    return {TrialState.FAIL: records.STATUS_FAILED}.get(trial.state, trial.state.name.lower())
-
-
 def status_counts(study: optuna.Study) -> dict[str, int]:
     """How many trials have each record status (running/waiting ones by their state), known ones first."""
     counts: dict[str, int] = {}
     for trial in study.get_trials(deepcopy=False):
-        status = _status(trial)
+        status = records.trial_status(trial)
         counts[status] = counts.get(status, 0) + 1
     known = [s for s in _STATUS_ORDER if s in counts]
     return {s: counts[s] for s in [*known, *sorted(set(counts) - set(known))]}

@@ -127,8 +127,7 @@ def _best(trials: list[FrozenTrial], column: str, higher: bool) -> FrozenTrial:
 
 
 def _status_counts(trials: list[FrozenTrial]) -> dict[str, int]:
-    skipped_status = (records.STATUS_OVER_BUDGET, records.STATUS_INVALID)
-    skipped = sum(t.state == TrialState.PRUNED and t.user_attrs.get("status") in skipped_status for t in trials)
+    skipped = sum(records.trial_status(t) in records.SKIPPED for t in trials)
     pruned = sum(t.state == TrialState.PRUNED for t in trials) - skipped
     return {
         "n_complete": sum(t.state == TrialState.COMPLETE for t in trials),

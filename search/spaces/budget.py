@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 from ..records import STATUS_INVALID, STATUS_OVER_BUDGET
 from ..zoo import ParamCount, get_variant, param_count
-from .schema import Categorical, FloatRange, IntRange
+from .tables import Categorical, FloatRange, IntRange
 
 if TYPE_CHECKING:
     from .schema import Space

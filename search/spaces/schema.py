@@ -15,16 +15,28 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import Field, model_validator
 
+from ..data.settings import DataOptions, DataSettings
 from ..errors import ConfigError
+from ..settings import PositiveInt, SettingError
+from ..training.settings import FitOptions, TrainingSettings
 from ..zoo import OPTIMIZERS, Float, HParam, Int, ParamCount, Variant, get_variant, list_variants
+from .messages import SpaceError, validate_model
+from .tables import (
+    Categorical,
+    FloatRange,
+    IntRange,
+    OptunaSettings,
+    RecoverySettings,
+    SearchEntry,
+    Strict,
+    ValidationSettings,
+    VariantSettings,
+)
 
 if TYPE_CHECKING:
     import optuna
-
-    from ..data import DataOptions
-    from ..training import FitOptions
 
 # Names [search] takes besides the variant's hyperparameters; they are training settings.
 TRAINING_KEYS = ("epochs", "batch_size")
@@ -34,172 +46,14 @@ VARIANT_KEY = "variant"
 DATASET_KEYS = ("num_classes",)
 # [fixed] may give this one as a table of rates per optimizer.
 RATE_KEY = "learning_rate"
-
-
-class SpaceError(ValueError):
-    """A cross-field problem, with the location (a key path) it is about."""
-
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-# Strict: TOML has real types, so "10" (a string) or true (a bool) is never a number.
-StrictInt = Annotated[int, Field(strict=True)]
-StrictFloat = Annotated[float, Field(strict=True)]  # ints are accepted as floats
-StrictBool = Annotated[bool, Field(strict=True)]
-PositiveInt = Annotated[int, Field(strict=True, ge=1)]
-
-
-# --- [search] entries --------------------------------------------------------------------------
-
-
-# ``when = {name = [values]}`` on a table entry: sample it only when every named hyperparameter
-# (searched earlier in the file, fixed, or the variant's default) has one of the listed values;
-# otherwise it is not sampled at all and keeps its default. TPE then models it only where it matters.
-Condition = dict[str, list[Any]] | None
-
-
-class IntRange(_Strict):
-    """``{type = "int", low, high, step = 1, log = false}``: integers in ``[low, high]``."""
-
-    type: Literal["int"]
-    low: StrictInt
-    high: StrictInt
-    step: PositiveInt = 1
-    log: StrictBool = False
-    when: Condition = None
-
-
-class FloatRange(_Strict):
-    """``{type = "float", low, high, log = false, step}``: reals in ``[low, high]``."""
-
-    type: Literal["float"]
-    low: StrictFloat
-    high: StrictFloat
-    log: StrictBool = False
-    step: Annotated[float, Field(strict=True, gt=0)] | None = None
-    when: Condition = None
-
-
-class Categorical(_Strict):
-    """``{type = "categorical", choices = [...]}``: the same as a plain list (which cannot take ``when``)."""
-
-    type: Literal["categorical"]
-    choices: list[Any]
-    when: Condition = None
-
-
-ENTRY_HELP = 'a list of values or a table with type = "int", "float" or "categorical"'
-
-
-def _entry_tag(value: Any) -> str | None:
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, Mapping):
-        tag = value.get("type")
-        return tag if tag in ("int", "float", "categorical") else None
-    if isinstance(value, (IntRange, FloatRange, Categorical)):
-        return value.type
-    return None
-
-
-ENTRY_TAGS = ("list", "int", "float", "categorical")
-
-SearchEntry = Annotated[
-    Annotated[list[Any], Tag("list")]
-    | Annotated[IntRange, Tag("int")]
-    | Annotated[FloatRange, Tag("float")]
-    | Annotated[Categorical, Tag("categorical")],
-    Discriminator(_entry_tag, custom_error_type="search_entry",
-                  custom_error_message=f"a [search] entry must be {ENTRY_HELP}"),
-]
-
-
-# --- sub-tables ----------------------------------------------------------------------------------
-
-
-class OptunaSettings(_Strict):
-    """``[optuna]``: sampler, pruner and stopping rule (ignored by engine "grid")."""
-
-    sampler: Literal["tpe", "random", "grid", "cmaes", "qmc"] = "tpe"
-    pruner: Literal["none", "median", "hyperband", "successive-halving"] = "none"
-    n_trials: PositiveInt | None = None
-    timeout: Annotated[float, Field(strict=True, gt=0)] | None = None
-    # TPE: random trials before the model takes over, and a joint (multivariate, grouped) density
-    # that handles conditional entries, instead of one independent density per hyperparameter.
-    n_startup_trials: Annotated[int, Field(strict=True, ge=0)] = 10
-    multivariate: StrictBool = False
-    # Tell TPE the budget (params - max_params <= 0) as a constraint, so it learns where the
-    # feasible region is, rather than only seeing over-budget trials as pruned.
-    budget_constraint: StrictBool = False
-    # Hyperband / successive halving: the fewest epochs a trial runs before it can be stopped.
-    min_epochs: PositiveInt = 1
-    # A compute budget: no trial starts once the study's trials have trained this many images x epochs
-    # (pruned trials' partial epochs included); the trials running then finish.
-    max_image_epochs: PositiveInt | None = None
-
-
-class ValidationSettings(_Strict):
-    """``[validation]``: how each configuration is scored."""
-
-    method: Literal["holdout", "kfold"] = "holdout"
-    folds: Annotated[int, Field(strict=True, ge=2, le=20)] = 3
-    repeats: Annotated[int, Field(strict=True, ge=1, le=20)] = 1
-    evaluate_test: StrictBool = True
-
-
-class DataSettings(_Strict):
-    """``[data]``: which images and how they are scaled."""
-
-    subset: Annotated[int, Field(strict=True, ge=100)] | None = None
-    normalize: Literal["scale", "standardize"] = "scale"
-    val_fraction: Annotated[float, Field(strict=True, gt=0, lt=1)] = 0.2
-    test_subset: Annotated[int, Field(strict=True, ge=10)] | None = None  # stratified; for fast runs only
-
-
-class TrainingSettings(_Strict):
-    """``[training]``: speed settings for every run (see :class:`search.training.FitOptions`)."""
-
-    steps_per_execution: PositiveInt = 1
-    jit_compile: StrictBool = False
-    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
-    early_stopping_patience: PositiveInt | None = None
-
-
-class RecoverySettings(_Strict):
-    """``[recovery]``: what happens to a trial whose worker dies or hangs (how to run, not what is searched).
-
-    ``max_retries`` counts deaths only (a killed worker, a hung trial); an
-    interrupted trial (Ctrl-C, SIGTERM) is always queued again. ``trial_timeout``
-    is a wall-clock limit per trial, in seconds: past it the trial is failed
-    with the reason and its worker process is replaced.
-    """
-
-    max_retries: Annotated[int, Field(strict=True, ge=0, le=100)] = 1
-    trial_timeout: Annotated[float, Field(strict=True, gt=0)] | None = None
-
-
-class VariantSettings(_Strict):
-    """``[per_variant.NAME]``: training settings one variant of a comparison runs with instead of the file's.
-
-    Seed 004 trained each model at its own epochs and batch size (50/512,
-    50/256, 30/256); a comparison that reruns it must too, without making
-    epochs x batch size a grid dimension every variant runs.
-    """
-
-    epochs: PositiveInt | None = None
-    batch_size: PositiveInt | None = None
+# Where in a space file the data options a run adds come from (the rest are [data]'s own keys).
+_DATA_LOCS: dict[str, tuple[str, ...]] = {"seed": ("seed",), "num_classes": ("fixed", "num_classes")}
 
 
 # --- the space -----------------------------------------------------------------------------------
 
 
-class Space(_Strict):
+class Space(Strict):
     """One validated search-space file."""
 
     study: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -381,10 +235,12 @@ class Space(_Strict):
                                  'engine = "optuna" with a sampler such as "tpe")')
 
     def _check_data(self) -> None:
+        """The rules [data] shares with the run's seed and classes (``subset`` keeps 10 per class)."""
         try:
             self.data_options()
-        except ConfigError as exc:
-            raise SpaceError(("data",), str(exc)) from None
+        except SettingError as exc:
+            field = str(exc.loc[0]) if exc.loc else ""
+            raise SpaceError(_DATA_LOCS.get(field, ("data", *exc.loc)), exc.detail) from None
 
     # -- what the engines ask ---------------------------------------------------------------------
 
@@ -397,16 +253,12 @@ class Space(_Strict):
         return list(self.variants) if self.variants is not None else [str(self.variant)]
 
     def data_options(self) -> DataOptions:
-        from ..data import DataOptions
-
-        return DataOptions(subset=self.data.subset, normalize=self.data.normalize,
-                           val_fraction=self.data.val_fraction, seed=self.seed,
-                           num_classes=int(self.fixed.get("num_classes", 10)), test_subset=self.data.test_subset)
+        """[data] for this space's runs: split by the space's seed, on the classes [fixed] keeps."""
+        return self.data.options(seed=self.seed, num_classes=int(self.fixed.get("num_classes", 10)))
 
     def fit_options(self) -> FitOptions:
-        from ..training import FitOptions
-
-        return FitOptions(**self.training.model_dump())
+        """[training]: the one declaration of the fit settings, as every run of the space uses them."""
+        return self.training
 
     def hparam_keys(self) -> list[str]:
         """The searched names, in order (``variant`` first in a comparison of variants)."""
@@ -526,9 +378,7 @@ class Space(_Strict):
             record["search"].pop("epochs", None)
             for settings in record["per_variant"].values():
                 settings["epochs"] = None
-        from .loader import validate_space_dict
-
-        return validate_space_dict(record, source="command line")
+        return validate_model(Space, record, source="command line")
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-able dump that :meth:`from_record` turns back into an equal space."""
@@ -536,9 +386,7 @@ class Space(_Strict):
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Space:
-        from .loader import validate_space_dict
-
-        return validate_space_dict(dict(record), source="stored space")
+        return validate_model(Space, record, source="stored space")
 
 
 # --- helpers -------------------------------------------------------------------------------------

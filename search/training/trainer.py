@@ -7,7 +7,6 @@ same thing as the number in a standalone run.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import gc
 import math
@@ -27,9 +26,10 @@ from ..runtime import package_versions, run_environment, seed_everything
 from ..zoo import build_model, get_variant, recipe_record, total_params, trainable_params
 from .evaluation import confusion_frame
 from .interruption import InterruptCheck
-from .options import FitOptions, kept_epoch, precision
+from .options import kept_epoch, precision
 from .placement import on_device
 from .progress import EpochPrinter, EpochTimer
+from .settings import FitOptions
 
 EVAL_BATCH = 2048  # inference holds no gradients, so a large batch is cheap and fast
 
@@ -83,7 +83,7 @@ def resolve(config: TrainConfig) -> tuple[dict[str, Any], int, int, DataOptions]
     variant = get_variant(config.variant)
     hparams = variant.resolve(config.hparams)
     split = config.data.seed if config.split_seed is None else config.split_seed
-    data = dataclasses.replace(config.data, num_classes=variant.num_classes(hparams), seed=split)
+    data = config.data.replace(num_classes=variant.num_classes(hparams), seed=split)
     return hparams, config.epochs or variant.epochs, config.batch_size or variant.batch_size, data
 
 
@@ -247,7 +247,7 @@ def _core_total_params(model: keras.Model) -> int:
 
 def _data_record(dataset: Dataset, full_train: bool, normalization: PixelNormalization) -> dict[str, Any]:
     return {
-        **dataclasses.asdict(dataset.options),
+        **dataset.options.record(),
         "normalization": normalization.record(),
         "n_train": len(dataset.y_trainval) if full_train else len(dataset.y_train),
         "n_val": 0 if full_train else len(dataset.y_val),
