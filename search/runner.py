@@ -21,13 +21,13 @@ from optuna.trial import TrialState
 
 from .data import load_dataset
 from .engines import describe_storage, finished_trials, open_storage, open_study, run_study, target_trials
-from .engines.queue import queued, top_up
-from .engines.settings import store_recovery
-from .engines.storage import adopt_heartbeat, default_storage_path
-from .engines.study import compute_used
+from .execution.settings import store_recovery
 from .progress import TrialReporter, TrialWatcher
 from .runtime import backend_name, package_versions, run_environment
 from .spaces import ParamCounter, Space, load_space
+from .storages.storage import adopt_heartbeat, default_storage_path
+from .study.queue import queued, top_up
+from .study.study import compute_used
 from .workers.devices import Slot, detect_gpus, plan_slots
 from .workers.pool import LocalPool, PoolConfig, exit_description, kill_wedged
 

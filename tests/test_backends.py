@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 
 from search.cli import main
 from search.engines import open_storage
-from search.engines.recovery import WORKER_ATTR
+from search.execution.recovery import WORKER_ATTR
 from search.runtime import configured_backend
 from search.workers.devices import Slot, device_env, placement_env
 from search.workers.memory import FRACTION_ENV, apply_memory_cap, memory_fraction

@@ -171,7 +171,7 @@ def test_a_loss_that_turns_nan_prunes_the_trial_with_the_reason(engine, tmp_path
 
 
 def test_a_lowered_n_trials_is_honoured_although_tickets_are_left(tmp_path, small_data):
-    from search.engines.queue import queued
+    from search.study.queue import queued
 
     base = dict(search={"filters_1": {"type": "int", "low": 2, "high": 16}}, epochs=1)
     st = storage(tmp_path)
@@ -236,7 +236,7 @@ def test_each_fold_is_normalised_with_its_own_training_part_only(small_data):
 
 def test_the_compute_budget_is_a_hard_bound(tmp_path, small_data):
     """A trial starts only if it fits at its largest beside what ran: 2 x 480 x 2 = 1,920 <= 2,000; a third not."""
-    from search.engines.study import compute_exhausted, compute_used
+    from search.study.study import compute_exhausted, compute_used
 
     capped = space(search={"filters_1": {"type": "int", "low": 2, "high": 8}},
                    optuna={"sampler": "random", "n_trials": 5, "max_image_epochs": 2000})

@@ -66,10 +66,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     gpus = _place_run(args)
     import_backend_quietly()
     from ..engines import describe_storage
-    from ..engines.queue import queued
-    from ..engines.study import compute_exhausted, compute_used, target_reached
     from ..records import describe_compute
     from ..runner import counts, resolve_space, run_search, summary_table
+    from ..study.queue import queued
+    from ..study.study import compute_exhausted, compute_used, target_reached
 
     freeze_long_lived_objects()
     options = _run_options(args, gpus)

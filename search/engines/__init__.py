@@ -1,11 +1,11 @@
 """Search engines: GridSearchCV over scikeras, and Optuna studies, on one storage and one queue."""
 
+from ..execution.driver import make_objective, run_grid, run_optuna, run_study
 from ..records import FIELDS
-from .driver import make_objective, run_grid, run_optuna, run_study
+from ..storages.heartbeat import Heartbeat
+from ..storages.storage import describe_storage, load_existing_study, mask_url, open_storage
+from ..study.study import finished_trials, open_study, stored_space, target_trials
 from .grid_engine import StratifiedKerasClassifier
-from .heartbeat import Heartbeat
-from .storage import describe_storage, load_existing_study, mask_url, open_storage
-from .study import finished_trials, open_study, stored_space, target_trials
 
 __all__ = [
     "FIELDS", "Heartbeat", "StratifiedKerasClassifier", "describe_storage", "finished_trials",

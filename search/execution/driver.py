@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from .grid_engine import GridObjective
+from ..engines.grid_engine import GridObjective
+from ..engines.optuna_engine import Objective as OptunaObjective
+from ..study.queue import top_up
+from ..study.study import open_study, target_trials
 from .loop import LoopOptions, Objective, TrialCallback, work
-from .optuna_engine import Objective as OptunaObjective
-from .queue import top_up
-from .study import open_study, target_trials
 
 if TYPE_CHECKING:
     from ..data import Dataset

@@ -39,11 +39,11 @@ from .. import interrupts, records
 from ..compat import UpdateFinishedTrialError, hold_storage_writes, study_storage, trial_id
 from ..errors import EXIT_HUNG, StorageError
 from ..runtime import memory_usage
-from .heartbeat import beat_once, beating, in_background
-from .queue import claim, new_trial
+from ..storages.heartbeat import beat_once, beating, in_background
+from ..study.queue import claim, new_trial
+from ..study.study import compute_exhausted, target_reached
 from .recovery import REASON_ATTR, TIMED_OUT_ATTR, fail_and_retry, recover, timeout_reason, worker_attrs
 from .settings import recovery_settings
-from .study import compute_exhausted, target_reached
 
 HUNG_EXIT_GRACE = 30.0  # seconds the watchdog gives its own writes before it exits regardless
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from .heartbeat import Heartbeat
+from ..storages.heartbeat import Heartbeat
 
 if TYPE_CHECKING:
     from ..spaces import Space

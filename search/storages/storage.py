@@ -41,8 +41,8 @@ from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
 from ..compat import RDB_BACKEND_PRIVATE_CALLS
 from ..errors import ConfigError, StorageError
+from ..execution.settings import fix_heartbeat, heartbeat_note, stored_heartbeat
 from .heartbeat import Heartbeat, HeartbeatJournalStorage
-from .settings import fix_heartbeat, heartbeat_note, stored_heartbeat
 
 DEFAULT_RESULTS = Path("results")
 JOURNAL_NAME = "study.journal"

@@ -75,7 +75,7 @@ class HeartbeatJournalStorage(JournalStorage, HeartbeatStorage):
         return self.heartbeat.interval
 
     def get_heartbeat_stale_trial_callback(self) -> StaleCallback | None:
-        return None  # stale trials are failed and retried by search.engines.recovery, which records why
+        return None  # stale trials are failed and retried by search.execution.recovery, which records why
 
 
 def beat_once(storage: BaseStorage, trial_id: int) -> None:

@@ -1,0 +1,1 @@
+"""The study: its sampler, pruner and stored space, what "done" means for it, and its queue of trials."""
