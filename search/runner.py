@@ -20,13 +20,13 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from .data import load_dataset
-from .engines import describe_storage, finished_trials, open_storage, open_study, run_study, target_trials
+from .execution import run_study
 from .execution.settings import store_recovery
 from .progress import TrialReporter, TrialWatcher
 from .runtime import backend_name, package_versions, run_environment
 from .spaces import ParamCounter, Space, load_space
-from .storages.storage import adopt_heartbeat, default_storage_path
-from .study.queue import queued, top_up
+from .storages import adopt_heartbeat, default_storage_path, describe_storage, open_storage
+from .study import finished_trials, open_study, queued, target_trials, top_up
 from .study.study import compute_used
 from .workers.devices import Slot, detect_gpus, plan_slots
 from .workers.pool import LocalPool, PoolConfig, exit_description, kill_wedged

@@ -22,10 +22,11 @@ from optuna.trial import TrialState
 from test_workers import MEMORY_SPACE
 
 from search.compat import study_storage, trial_id
-from search.engines import Heartbeat, open_storage, open_study
 from search.execution.recovery import WORKER_ATTR, recover
 from search.spaces import validate_space_dict
+from search.storages import Heartbeat, open_storage
 from search.storages.heartbeat import beat_once, beating
+from search.study import open_study
 from search.study.queue import claim, planned_params, top_up
 
 # test_workers' one-epoch space on 500 images, as a grid over filters_1 = {values}

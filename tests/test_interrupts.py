@@ -16,9 +16,10 @@ from optuna.trial import TrialState
 
 from search import interrupts
 from search.data import DataOptions, load_dataset
-from search.engines import open_storage, open_study
 from search.execution.loop import work
 from search.spaces import validate_space_dict
+from search.storages import open_storage
+from search.study import open_study
 from search.study.queue import top_up
 from search.training import TrainConfig, train
 

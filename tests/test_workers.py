@@ -20,10 +20,11 @@ import pytest
 from optuna.trial import TrialState
 
 from search.compat import study_storage, trial_id
-from search.engines import Heartbeat, open_storage, open_study
 from search.execution.recovery import WORKER_ATTR, recover
 from search.spaces import validate_space_dict
+from search.storages import Heartbeat, open_storage
 from search.storages.heartbeat import beating
+from search.study import open_study
 from search.study.queue import claim, planned_params, top_up
 
 GRID_SPACE = """

@@ -123,7 +123,7 @@ class _Contenders:
         """One tiny fit/evaluate/predict so the process's first-use costs land in no contender."""
         from sklearn.model_selection import GridSearchCV  # noqa: F401  (first import is slow)
 
-        from ..engines import run_grid  # noqa: F401
+        from ..engines import grid_engine  # noqa: F401
         from ..zoo import build_model
 
         self._fresh()
@@ -158,13 +158,14 @@ class _Contenders:
 
     def optuna(self, round_: int) -> tuple[float | None, list[float]]:
         """The same configuration as the single trial of a one-point Optuna study."""
-        from ..engines import open_storage, run_optuna
+        from ..execution import run_study
         from ..spaces import ParamCounter
+        from ..storages import open_storage
 
         space = self._space(f"overhead-optuna-{round_}-{time.monotonic_ns()}", engine="optuna",
                             optuna={"sampler": "grid"})
         storage = open_storage(None, space.study, self.tmp)
-        study = run_optuna(space, TimedStorage(storage, self.profiler), self.data, ParamCounter(), callbacks=[])
+        study = run_study(space, TimedStorage(storage, self.profiler), self.data, ParamCounter(), callbacks=[])
         trial = _only_complete_trial(study)
         history = (trial.user_attrs.get("histories") or [[]])[0]
         return trial.value, [float(h["epoch_time_s"]) for h in history if "epoch_time_s" in h]
@@ -190,13 +191,14 @@ class _Contenders:
 
     def grid(self, round_: int) -> tuple[float | None, list[float]]:
         """The same configuration as one GridSearchCV point with k stratified folds."""
-        from ..engines import open_storage, run_grid
+        from ..execution import run_study
         from ..spaces import ParamCounter
+        from ..storages import open_storage
 
         space = self._space(f"overhead-grid-{round_}-{time.monotonic_ns()}", engine="grid",
                             validation={"method": "kfold", "folds": self.s.folds})
         storage = open_storage(None, space.study, self.tmp)
-        study = run_grid(space, TimedStorage(storage, self.profiler), self.data, ParamCounter(), callbacks=[])
+        study = run_study(space, TimedStorage(storage, self.profiler), self.data, ParamCounter(), callbacks=[])
         return _only_complete_trial(study).value, []
 
     # --- helpers ---------------------------------------------------------------------------------

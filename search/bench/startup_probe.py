@@ -39,8 +39,8 @@ def main(args: dict) -> None:
 
     import_backend_quietly()
     mark("import_backend")
-    from search.engines import describe_storage  # noqa: F401  (_cmd_run's imports)
     from search.runner import RunOptions, resolve_space
+    from search.storages import describe_storage  # noqa: F401  (_cmd_run's imports)
 
     mark("import_search")
     options = RunOptions(n_trials=args["n_trials"], subset=args["subset"], epochs=args["epochs"],
@@ -53,8 +53,9 @@ def main(args: dict) -> None:
     import optuna
 
     from search.data import load_dataset
-    from search.engines import open_storage, run_grid, run_optuna
+    from search.execution import run_study
     from search.spaces import ParamCounter
+    from search.storages import open_storage
 
     storage = open_storage(options.storage, space.study, options.results_dir)
     mark("storage_open")
@@ -85,8 +86,7 @@ def main(args: dict) -> None:
     ParamCounter.count = timed_count
     keras.Model.fit = timed_fit
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    engine = run_grid if space.engine == "grid" else run_optuna
-    engine(space, storage, dataset, ParamCounter(), callbacks=[])
+    run_study(space, storage, dataset, ParamCounter(), callbacks=[])
     finish("no epoch ran")
 
 

@@ -65,9 +65,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_recovery_flags(args)
     gpus = _place_run(args)
     import_backend_quietly()
-    from ..engines import describe_storage
     from ..records import describe_compute
     from ..runner import counts, resolve_space, run_search, summary_table
+    from ..storages import describe_storage
     from ..study.queue import queued
     from ..study.study import compute_exhausted, compute_used, target_reached
 

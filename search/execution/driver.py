@@ -1,8 +1,8 @@
 """Driving a study in this process: open it, queue its work, run the worker loop.
 
-Both engines are objectives over queued trials, so ``run_optuna`` and
-``run_grid`` are the same drive with a different objective; the process
-that starts a search queues the work, a worker joining it does not.
+Both engines are objectives over queued trials (:func:`search.engines.make_objective`),
+so one drive serves the grid and Optuna alike; the process that starts a
+search queues the work, a worker joining it does not.
 """
 
 from __future__ import annotations
@@ -12,21 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from ..engines.grid_engine import GridObjective
-from ..engines.optuna_engine import Objective as OptunaObjective
+from ..engines import make_objective
 from ..study.queue import top_up
 from ..study.study import open_study, target_trials
-from .loop import LoopOptions, Objective, TrialCallback, work
+from .loop import LoopOptions, TrialCallback, work
 
 if TYPE_CHECKING:
     from ..data import Dataset
     from ..spaces import ParamCounter, Space
-
-
-def make_objective(space: Space, dataset: Dataset, counter: ParamCounter) -> Objective:
-    """The engine's objective: GridSearchCV per grid point, or Optuna's sampled trials."""
-    engine = GridObjective if space.engine == "grid" else OptunaObjective
-    return engine(space, dataset, counter)
 
 
 def run_study(space: Space, storage: optuna.storages.BaseStorage, dataset: Dataset, counter: ParamCounter,
@@ -35,6 +28,8 @@ def run_study(space: Space, storage: optuna.storages.BaseStorage, dataset: Datas
               trial_attrs: Mapping[str, Any] | None = None) -> optuna.Study:
     """Run (or resume) the study until its queue is empty and nothing runs, or ``timeout`` passes.
 
+    Either engine: every in-budget grid point not yet in the study is
+    cross-validated, or Optuna's trials are sampled until the target.
     ``queue=False`` joins a study another process queued (``cnn-search worker``).
     """
     study = open_study(space, storage, sampler_seed)
@@ -45,15 +40,3 @@ def run_study(space: Space, storage: optuna.storages.BaseStorage, dataset: Datas
                           trial_attrs=dict(trial_attrs or {}))
     work(study, make_objective(space, dataset, counter), options, list(callbacks))
     return study
-
-
-def run_optuna(space: Space, storage: optuna.storages.BaseStorage, dataset: Dataset, counter: ParamCounter,
-               callbacks: Sequence[TrialCallback] = ()) -> optuna.Study:
-    """Run (or resume) an Optuna-engine study in this process."""
-    return run_study(space, storage, dataset, counter, callbacks)
-
-
-def run_grid(space: Space, storage: optuna.storages.BaseStorage, dataset: Dataset, counter: ParamCounter,
-             callbacks: Sequence[TrialCallback] = ()) -> optuna.Study:
-    """Cross-validate every in-budget grid point not yet in the study, in this process."""
-    return run_study(space, storage, dataset, counter, callbacks)

@@ -1,4 +1,4 @@
-"""The loop every worker runs: claim a queued trial, run it with a heartbeat, record the outcome.
+"""The loop every worker runs: claim a queued trial, run it (:mod:`.trial`), go on until no work is left.
 
 One loop serves ``cnn-search run`` (in its own process), each process of
 ``run --workers N`` and each ``cnn-search worker`` on another host. It keeps
@@ -9,45 +9,28 @@ exception, running out of memory) is recorded as failed with its reason and
 the loop goes on; Ctrl-C fails the current trial, re-queues it and stops. A
 storage that cannot be written (:class:`~search.errors.StorageError`) stops
 the loop: nothing can be recorded, and the trial is recovered when it resumes.
-
-A trial that runs past the study's ``trial_timeout`` is failed by a watchdog
-thread, which then ends the whole process (:data:`EXIT_HUNG`): a thread
-cannot interrupt a main thread stuck in a C call (a deadlocked data loader,
-a wedged GPU), but the process can end, and ``run --workers N`` starts a
-fresh one in its place. A hang that holds the interpreter lock stops the
-watchdog too; it also stops the heartbeat, so other workers fail the trial,
-and ``run --workers N`` kills the process (see :mod:`search.runner`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-import os
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from .. import interrupts, records
-from ..compat import UpdateFinishedTrialError, hold_storage_writes, study_storage, trial_id
-from ..errors import EXIT_HUNG, StorageError
-from ..runtime import memory_usage
-from ..storages.heartbeat import beat_once, beating, in_background
+from .. import interrupts
+from ..compat import study_storage, trial_id
+from ..storages.heartbeat import beat_once
 from ..study.queue import claim, new_trial
 from ..study.study import compute_exhausted, target_reached
-from .recovery import REASON_ATTR, TIMED_OUT_ATTR, fail_and_retry, recover, timeout_reason, worker_attrs
+from .recovery import recover, worker_attrs
 from .settings import recovery_settings
+from .trial import Objective, requeue, run_trial, sigint_deferred
 
-HUNG_EXIT_GRACE = 30.0  # seconds the watchdog gives its own writes before it exits regardless
-
-Objective = Callable[[optuna.Trial], float]
 TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
@@ -100,7 +83,7 @@ def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
     interrupts.raise_if_requested()  # a Ctrl-C swallowed during the last trial stops the worker here
     if (not options.open_ended and target_reached(study)) or compute_exhausted(study):
         return None
-    with _sigint_deferred() as interrupted:
+    with sigint_deferred() as interrupted:
         trial = new_trial(study) if options.open_ended else claim(study)
         if trial is not None:
             for key, attr in {**worker_attrs(), **options.trial_attrs}.items():
@@ -108,151 +91,6 @@ def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
             beat_once(study_storage(study), trial_id(trial))
     if interrupted:
         if trial is not None:
-            _requeue(study, trial, "interrupted (Ctrl-C) before it started")
+            requeue(study, trial, "interrupted (Ctrl-C) before it started")
         raise KeyboardInterrupt
     return trial
-
-
-def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective,
-              time_limit: float | None = None) -> FrozenTrial:
-    """Run one claimed trial to its end and record it; Ctrl-C re-queues it and propagates.
-
-    The worker's memory after the trial is recorded with it (``memory``), so
-    growth over a long-lived worker's trials can be seen in the study. Past
-    ``time_limit`` seconds the trial is failed and this process exits
-    (:func:`watchdog`).
-    """
-    value: float | None = None
-    state = TrialState.FAIL
-    with beating(study_storage(study), trial_id(trial)), watchdog(study, trial, time_limit):
-        try:
-            value = objective(trial)
-            state = TrialState.COMPLETE
-        except optuna.TrialPruned:
-            state = TrialState.PRUNED
-        except KeyboardInterrupt:
-            _requeue(study, trial, "interrupted (Ctrl-C or SIGTERM)")
-            raise
-        except StorageError:  # nothing can be recorded; the trial is recovered when the study resumes
-            raise
-        except Exception as exc:  # a failing trial must not stop the search
-            _set_attrs(trial, {"status": records.STATUS_FAILED, REASON_ATTR: describe_failure(exc)})
-        _set_attrs(trial, {"memory": memory_usage()})
-    with _sigint_deferred() as interrupted:  # a result being written is not cut in half
-        frozen = _finish(study, trial, state, value)
-    if interrupted:
-        raise KeyboardInterrupt
-    return frozen
-
-
-def _requeue(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
-    """Fail an interrupted trial and queue it again: an interrupt is never a death, whatever the trial retries."""
-    with _sigint_deferred():  # a second Ctrl-C must not cut the write that re-queues the trial
-        fail_and_retry(study, study_storage(study).get_trial(trial_id(trial)), reason, death=False)
-
-
-@contextlib.contextmanager
-def watchdog(study: optuna.Study, trial: optuna.Trial, limit: float | None) -> Iterator[None]:
-    """Fail the trial and end this process if the block is still running after ``limit`` seconds."""
-    if limit is None:
-        yield
-        return
-
-    def watch(done: threading.Event) -> None:
-        if not done.wait(limit):
-            _abandon(study, trial, limit)
-
-    with in_background(watch, f"watchdog-{trial.number}", join=False):
-        yield
-
-
-def _abandon(study: optuna.Study, trial: optuna.Trial, limit: float) -> None:
-    """Record the hung trial as failed (and retried), then end the process, whatever its main thread does."""
-    backstop = threading.Timer(HUNG_EXIT_GRACE, os._exit, (EXIT_HUNG,))  # the writes below may hang too
-    backstop.daemon = True
-    backstop.start()
-    storage = study_storage(study)
-    reason = timeout_reason(limit, f"its worker process exited (status {EXIT_HUNG}) to be replaced")
-    try:
-        fail_and_retry(study, storage.get_trial(trial_id(trial)), reason, **{TIMED_OUT_ATTR: True})
-    except Exception as exc:  # still exit: other workers fail the trial once its process is gone
-        print(f"trial {trial.number}: could not record the time-out ({exc})", file=sys.stderr, flush=True)
-    print(f"trial {trial.number} {reason}; a fresh worker process should take this one's place "
-          "(`run --workers N` starts one; run a standalone worker or in-process search again)",
-          file=sys.stderr, flush=True)
-    sys.stderr.flush()
-    hold_storage_writes(storage, timeout=10.0)  # not in the middle of a write by the stuck thread
-    os._exit(EXIT_HUNG)
-
-
-def describe_failure(exc: BaseException) -> str:
-    """One line for the failure, flagging out-of-memory errors whatever the backend calls them."""
-    text = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-    # TensorFlow: ResourceExhaustedError / "OOM when allocating"; JAX (XLA): "RESOURCE_EXHAUSTED: Out of
-    # memory"; PyTorch: torch.OutOfMemoryError ("CUDA out of memory") and, on the CPU, "can't allocate memory"
-    oom = ("ResourceExhausted", "RESOURCE_EXHAUSTED", "out of memory", "OutOfMemory", "OOM when allocating",
-           "MemoryError", "can't allocate memory")
-    if any(marker.lower() in text.lower() for marker in oom):
-        text = f"out of memory: {text}"
-    return text[:500]
-
-
-def _set_attrs(trial: optuna.Trial, attrs: Mapping[str, Any]) -> None:
-    """Record ``attrs`` unless another worker already failed the trial (then :func:`_finish` says so)."""
-    try:
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
-    except UpdateFinishedTrialError:
-        pass
-
-
-def _finish(study: optuna.Study, trial: optuna.Trial, state: TrialState, value: float | None) -> FrozenTrial:
-    """Tell the storage the outcome; a value that is not a finite number fails the trial."""
-    if state == TrialState.COMPLETE and (value is None or not math.isfinite(value)):
-        failure = ValueError(f"objective returned {value!r}, not a finite accuracy")
-        _set_attrs(trial, {"status": records.STATUS_FAILED, REASON_ATTR: describe_failure(failure)})
-        state, value = TrialState.FAIL, None
-    current = study_storage(study).get_trial(trial_id(trial))
-    if current.state.is_finished():
-        # Another worker failed this trial (its heartbeat looked dead) and queued a retry;
-        # the retry's result will count, this one cannot be recorded.
-        print(f"trial {trial.number} was failed by another worker while it ran here "
-              f"({current.user_attrs.get(REASON_ATTR)}); its result is dropped and its retry counts",
-              file=sys.stderr, flush=True)
-        return current
-    # skip_if_finished: the same can still happen between the look above and this write
-    return study.tell(trial, value if state == TrialState.COMPLETE else None, state=state, skip_if_finished=True)
-
-
-@contextlib.contextmanager
-def _sigint_deferred() -> Iterator[list[int]]:
-    """Hold Ctrl-C (and SIGTERM) until the block ends; the yielded list is non-empty if one came."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def defer(signum: int, frame: Any) -> None:
-        interrupts.request()
-        received.append(signum)
-
-    previous = {sig: _swap(sig, defer, received) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            _swap(sig, handler, received)
-
-
-def _swap(sig: int, handler: Any, received: list[int]) -> Any:
-    """``signal.signal`` that records, rather than raises, a signal still pending from before the swap.
-
-    ``signal.signal()`` first runs the handlers of pending signals: a Ctrl-C
-    that arrived just before would otherwise raise here, half-way through
-    installing or restoring the handlers.
-    """
-    try:
-        return signal.signal(sig, handler)
-    except KeyboardInterrupt:
-        received.append(signal.SIGINT)
-        return signal.signal(sig, handler)

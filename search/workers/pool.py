@@ -142,8 +142,8 @@ def kill_wedged(pool: LocalPool, study: optuna.Study, grace: int) -> Iterator[tu
     trial is failed as timed out (unless another worker already did) and the
     pool replaces the process once it has exited.
     """
-    from ..execution.recovery import TIMED_OUT_ATTR, WORKER_ATTR, fail_and_retry, seconds_since, timeout_reason
-    from ..execution.settings import recovery_settings
+    from ..engines.recovery import TIMED_OUT_ATTR, WORKER_ATTR, fail_and_retry, seconds_since, timeout_reason
+    from ..engines.settings import recovery_settings
 
     limit = recovery_settings(study).trial_timeout
     if limit is None:
