@@ -310,7 +310,7 @@ def run_in_process(space: Path, results: Path, data_dir: Path, n_trials: int | N
     from search.runner import RunOptions, resolve_space, run_search
 
     options = RunOptions(n_trials=n_trials, data_dir=data_dir, results_dir=results)
-    return run_search(resolve_space(space, options), options)
+    return run_search(resolve_space(space, options), options).study
 
 
 def assert_whole(journal: Path) -> None:

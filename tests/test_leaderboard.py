@@ -33,14 +33,14 @@ def results(tmp_path_factory):
 def variants_study(results, data_dir):
     """Seed 003's comparison (1A, 1B, 2, 3, 4 with 3 seeds each), shrunk to a 500-image subset and 1 epoch."""
     options = RunOptions(subset=500, epochs=1, test_subset=500, data_dir=data_dir, results_dir=results)
-    return run_search(resolve_space("spaces/variants.toml", options), options)
+    return run_search(resolve_space("spaces/variants.toml", options), options).study
 
 
 @pytest.fixture(scope="module")
 def quick_study(results, data_dir):
     options = RunOptions(subset=800, n_trials=4, data_dir=data_dir, results_dir=results, epochs=2,
                          test_subset=1000)
-    return run_search(resolve_space("spaces/quickstart.toml", options), options)
+    return run_search(resolve_space("spaces/quickstart.toml", options), options).study
 
 
 def test_variants_leaderboard_gives_seed003_table_with_spread(variants_study):
