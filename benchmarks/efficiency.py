@@ -106,7 +106,7 @@ def run_one(path: Path, settings: DevSettings, results_dir: Path,
     start = time.perf_counter()
     started = time.time()
     with profiler.patched(keras_targets()):
-        study = run_search(space, options, stream=stream if stream is not None else io.StringIO())
+        study = run_search(space, options, stream=stream if stream is not None else io.StringIO()).study
     wall = time.perf_counter() - start
     outcome = _outcome(study, space, Path(path).name, wall, started, settings)
     outcome.phases, outcome.calls = profiler.snapshot()

@@ -129,7 +129,7 @@ class _Contenders:
         from scikeras.wrappers import KerasClassifier  # noqa: F401  (first imports are slow)
         from sklearn.model_selection import GridSearchCV  # noqa: F401
 
-        from search.engines import run_study  # noqa: F401
+        from search.engines import grid_engine  # noqa: F401
         from search.zoo import build_model
 
         self._fresh()
@@ -164,8 +164,9 @@ class _Contenders:
 
     def optuna(self, round_: int) -> tuple[float | None, list[float]]:
         """The same configuration as the single trial of a one-point Optuna study."""
-        from search.engines import open_storage, run_study
+        from search.execution import run_study
         from search.spaces import ParamCounter
+        from search.storages import open_storage
 
         space = self._space(f"overhead-optuna-{round_}-{time.monotonic_ns()}", engine="optuna",
                             optuna={"sampler": "grid"})
@@ -196,8 +197,9 @@ class _Contenders:
 
     def grid(self, round_: int) -> tuple[float | None, list[float]]:
         """The same configuration as one GridSearchCV point with k stratified folds."""
-        from search.engines import open_storage, run_study
+        from search.execution import run_study
         from search.spaces import ParamCounter
+        from search.storages import open_storage
 
         space = self._space(f"overhead-grid-{round_}-{time.monotonic_ns()}", engine="grid",
                             validation={"method": "kfold", "folds": self.s.folds})

@@ -18,13 +18,13 @@ import optuna
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .data import DataOptions, DataSettings
-from .engines import mask_url
 from .errors import ConfigError
 from .fileio import write_json
 from .reports.leaderboard import leaderboard
 from .runtime import package_versions
 from .settings import SettingError, unwrap
 from .spaces import Space
+from .storages import mask_url
 from .training import FitOptions, TrainConfig
 from .zoo import count_params, get_variant
 

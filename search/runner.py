@@ -5,6 +5,12 @@ trains, loads the dataset once, creates the study with its queue of trials,
 then runs the queue in this process or in ``workers`` local processes that
 this one watches to print one progress display for the whole study. Workers
 on other hosts can join the same study at any time (``cnn-search worker``).
+
+With worker processes this process only counts parameters and watches, so
+:func:`resolve_space` and :func:`run_search` hide the GPUs from it before
+Keras is imported (:func:`place_this_process`); nothing here imports Keras
+before that. :func:`run_search` returns a :class:`SearchOutcome`, which says
+whether the study got what was asked of it.
 """
 
 from __future__ import annotations
@@ -13,24 +19,28 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
 from .data import load_dataset
-from .engines import describe_storage, finished_trials, open_storage, open_study, run_study, target_trials
-from .engines.queue import queued, top_up
-from .engines.settings import store_recovery
-from .engines.storage import adopt_heartbeat, default_storage_path
-from .engines.study import compute_used
+from .errors import ConfigError
+from .execution import run_study
+from .execution.settings import store_recovery
 from .progress import TrialReporter, TrialWatcher
 from .records import trial_status
-from .runtime import backend_name, package_versions, run_environment
-from .spaces import ParamCounter, Space, load_space
-from .workers.devices import Slot, detect_gpus, plan_slots
+from .runtime import backend_name, import_backend_quietly, package_versions, run_environment
+from .storages import adopt_heartbeat, default_storage_path, describe_storage, open_storage
+from .study import finished_trials, open_study, queued, target_trials, top_up
+from .study.study import compute_exhausted, compute_used, target_reached
+from .workers.devices import Slot, hide_gpus, host_gpus, plan_slots
 from .workers.pool import LocalPool, PoolConfig, exit_description, kill_wedged
+
+if TYPE_CHECKING:
+    from .data import Dataset
+    from .spaces import Space  # imports Keras: loaded only after place_this_process
 
 
 @dataclass(frozen=True)
@@ -60,17 +70,72 @@ class RunOptions:
         return bool(self.workers) or (self.workers is None and bool(self.gpus))
 
 
+@dataclass(frozen=True)
+class SearchOutcome:
+    """What :func:`run_search` left behind, so that no caller re-derives "done" from the study.
+
+    ``cnn-search run`` exits 1 exactly when :attr:`stopped_short`: trials are
+    still queued although nothing was meant to stop the search (no time
+    limit, and workers were started), so every worker stopped early and the
+    same command resumes it.
+    """
+
+    study: optuna.Study
+    target_reached: bool  # finished (and running) trials make the study's target
+    budget_used_up: bool  # the compute budget (max_image_epochs) cannot take one more trial
+    queued: int  # trials still waiting for a worker
+    ran: bool  # trials were run here or by local workers (False for workers=0: only created and queued)
+    time_limited: bool  # the search had a timeout, which may leave queued trials on purpose
+
+    @property
+    def complete(self) -> bool:
+        """True once the study has its target number of trials or has used up its compute budget."""
+        return self.target_reached or self.budget_used_up
+
+    @property
+    def stopped_short(self) -> bool:
+        """True when queued trials were left although neither a time limit nor ``workers=0`` asked for it."""
+        return self.ran and not self.complete and self.queued > 0 and not self.time_limited
+
+
+def place_this_process(options: RunOptions) -> bool:
+    """Hide the GPUs from this process when its trials run elsewhere, then start the backend (quietly).
+
+    With worker processes (or ``workers=0``, whose workers start elsewhere)
+    this process only counts parameters and watches; a backend started here
+    would claim GPU memory the workers need. Backends read the device
+    variables when they start, so this runs before Keras is imported:
+    :func:`resolve_space` and :func:`run_search` call it first, and calling
+    it again is harmless. Returns False when the GPUs should be hidden but
+    Keras was imported before (a notebook): they stay visible here.
+    """
+    if options.workers is not None and options.workers < 0:
+        raise ConfigError(f"--workers must be 0 (only create the study and its queue) or more, got {options.workers}")
+    hidden = hide_gpus() if options.local_pool or options.workers == 0 else True
+    import_backend_quietly()
+    return hidden
+
+
 def resolve_space(path: str | Path, options: RunOptions) -> Space:
-    """The validated space with CLI overrides applied."""
+    """The validated space with CLI overrides applied (its budget check builds models, so it places first)."""
+    place_this_process(options)
+    from .spaces import load_space
+
     space = load_space(path)
     return space.with_overrides(study=options.study, n_trials=options.n_trials, timeout=options.timeout,
                                 subset=options.subset, epochs=options.epochs, test_subset=options.test_subset,
                                 max_retries=options.max_retries, trial_timeout=options.trial_timeout)
 
 
-def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) -> optuna.Study:
-    """Run or resume the study described by ``space``; returns the study."""
+def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) -> SearchOutcome:
+    """Run or resume the study described by ``space``; returns the study and whether it is complete.
+
+    GPUs are placed here: with ``workers`` the processes are spread over the
+    GPUs (``options.gpus``, default every GPU nvidia-smi lists) and this one
+    keeps none (:func:`place_this_process`).
+    """
     stream = stream or sys.stderr
+    _place(options, stream)
     slots = _slots(options)  # a placement that cannot work is refused before anything is written
     # Our progress lines report failed trials with their reason; Optuna's own
     # log would add a traceback for every failure and for Ctrl-C.
@@ -94,26 +159,47 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
         print(f"study ready; start workers with: cnn-search worker {space.study} --storage "
               f"{where if options.storage else default_storage_path(space.study, options.results_dir)}",
               file=stream, flush=True)
-        return study
+        return _outcome(study, space, ran=False)
     if slots:
         del dataset  # the workers load their own copy
         _run_pool(study, space, options, slots, reporter, stream, heartbeat.grace)
     else:
-        for key, value in run_environment().items():
-            study.set_user_attr(key, value)
-        run_study(space, storage, dataset, ParamCounter(), [reporter], queue=False,
-                  trial_attrs={**run_environment(), "sampler_seed": space.seed})
+        _run_here(study, space, storage, dataset, reporter)
     if reporter.session_done == 0 and not added:
         print(f"nothing to run: the study already has {finished_trials(study)} finished trials "
               f"(target {total}); pass a larger --n-trials to run more", file=stream, flush=True)
-    return study
+    return _outcome(study, space, ran=True)
+
+
+def _place(options: RunOptions, stream: TextIO) -> None:
+    """:func:`place_this_process`, with a note when Keras came first and GPUs stay visible here."""
+    if not place_this_process(options) and host_gpus():
+        print("note: Keras was imported before run_search, so this process could not hide the GPUs from itself "
+              "and may hold GPU memory its workers need (import search.runner and run it before keras)",
+              file=stream, flush=True)
+
+
+def _run_here(study: optuna.Study, space: Space, storage: optuna.storages.BaseStorage, dataset: Dataset,
+              reporter: TrialReporter) -> None:
+    """Run the queue in this process (no worker processes)."""
+    from .spaces import ParamCounter
+
+    for key, value in run_environment().items():
+        study.set_user_attr(key, value)
+    run_study(space, storage, dataset, ParamCounter(), [reporter], queue=False,
+              trial_attrs={**run_environment(), "sampler_seed": space.seed})
+
+
+def _outcome(study: optuna.Study, space: Space, *, ran: bool) -> SearchOutcome:
+    return SearchOutcome(study, target_reached=target_reached(study), budget_used_up=compute_exhausted(study),
+                         queued=queued(study), ran=ran, time_limited=space.optuna.timeout is not None)
 
 
 def _slots(options: RunOptions) -> list[Slot]:
     """Where the local worker processes go (none: trials run in this process)."""
     if not options.local_pool:
         return []
-    return plan_slots(options.workers, detect_gpus() if options.gpus is None else options.gpus,
+    return plan_slots(options.workers, host_gpus() if options.gpus is None else options.gpus,
                       options.trials_per_gpu)
 
 

@@ -21,9 +21,9 @@ import pytest
 from optuna.trial import TrialState
 
 from search.cli import main
-from search.engines import open_storage
-from search.engines.recovery import WORKER_ATTR
+from search.execution.recovery import WORKER_ATTR
 from search.runtime import configured_backend
+from search.storages import open_storage
 from search.workers.devices import Slot, device_env, placement_env
 from search.workers.memory import FRACTION_ENV, apply_memory_cap, memory_fraction
 from search.workers.pool import LocalPool, PoolConfig

@@ -12,9 +12,12 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.model_selection import StratifiedKFold, check_cv
 
 from search.data import load_dataset
-from search.engines import FIELDS, StratifiedKerasClassifier, open_storage, run_grid, run_optuna
+from search.engines import StratifiedKerasClassifier
 from search.engines.grid_engine import keras_model
+from search.execution import run_study
+from search.records import FIELDS
 from search.spaces import ParamCounter, validate_space_dict
+from search.storages import open_storage
 from search.zoo import trainable_params
 
 TINY = {"blocks": 1, "dense_units": 16}
@@ -65,7 +68,7 @@ def test_grid_engine_never_fits_over_budget(tmp_path, small_data, fit_spy):
     s = space(engine="grid", variant="grid50k", fixed={}, max_params=50_000,
               search={"kernel": [3, 5], "activation": ["relu", "elu"]}, epochs=1,
               validation={"method": "kfold", "folds": 2})
-    study = run_grid(s, storage(tmp_path), small_data, ParamCounter())
+    study = run_study(s, storage(tmp_path), small_data, ParamCounter())
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     skipped = [t for t in study.trials if t.user_attrs.get("status") == "over_budget"]
     assert len(complete) == 2 and len(skipped) == 2
@@ -81,7 +84,7 @@ def test_grid_engine_never_fits_over_budget(tmp_path, small_data, fit_spy):
 def test_optuna_engine_never_fits_over_budget(tmp_path, small_data, fit_spy):
     s = space(max_params=200_000, search={"filters_1": {"type": "int", "low": 2, "high": 64}},
               fixed={"blocks": 1, "dense_units": 32}, optuna={"sampler": "random", "n_trials": 8})
-    study = run_optuna(s, storage(tmp_path), small_data, ParamCounter())
+    study = run_study(s, storage(tmp_path), small_data, ParamCounter())
     over = [t for t in study.trials if t.user_attrs.get("status") == "over_budget"]
     assert over, "the space must produce over-budget samples for this test to mean anything"
     assert all(t.state == TrialState.PRUNED and t.user_attrs["params"] > 200_000 for t in over)
@@ -91,14 +94,14 @@ def test_optuna_engine_never_fits_over_budget(tmp_path, small_data, fit_spy):
 
 def test_resume_runs_exactly_the_requested_trials(tmp_path, small_data):
     base = dict(search={"filters_1": {"type": "int", "low": 2, "high": 16}}, epochs=1)
-    first = run_optuna(space(**base, optuna={"sampler": "tpe", "n_trials": 2}), storage(tmp_path), small_data,
-                       ParamCounter())
-    assert len(first.trials) == 2
-    again = run_optuna(space(**base, optuna={"sampler": "tpe", "n_trials": 2}), storage(tmp_path), small_data,
-                       ParamCounter())
-    assert len(again.trials) == 2, "a finished study runs no new trials"
-    more = run_optuna(space(**base, optuna={"sampler": "tpe", "n_trials": 4}), storage(tmp_path), small_data,
+    first = run_study(space(**base, optuna={"sampler": "tpe", "n_trials": 2}), storage(tmp_path), small_data,
                       ParamCounter())
+    assert len(first.trials) == 2
+    again = run_study(space(**base, optuna={"sampler": "tpe", "n_trials": 2}), storage(tmp_path), small_data,
+                      ParamCounter())
+    assert len(again.trials) == 2, "a finished study runs no new trials"
+    more = run_study(space(**base, optuna={"sampler": "tpe", "n_trials": 4}), storage(tmp_path), small_data,
+                     ParamCounter())
     numbers = [t.number for t in more.trials]
     assert len(more.get_trials(states=(TrialState.COMPLETE,))) == 4 and numbers == sorted(set(numbers))
 
@@ -107,8 +110,8 @@ def test_resume_runs_exactly_the_requested_trials(tmp_path, small_data):
 def test_grid_engine_resumes_without_redoing_points(tmp_path, small_data):
     s = space(engine="grid", search={"filters_1": [4, 8]}, epochs=1, validation={"method": "kfold", "folds": 2})
     st = storage(tmp_path)
-    run_grid(s, st, small_data, ParamCounter())
-    study = run_grid(s, st, small_data, ParamCounter())
+    run_study(s, st, small_data, ParamCounter())
+    study = run_study(s, st, small_data, ParamCounter())
     assert sorted(t.params["filters_1"] for t in study.trials) == [4, 8]
 
 
@@ -116,7 +119,7 @@ def test_median_pruner_prunes_diverging_trials(tmp_path, small_data):
     s = space(epochs=4, search={"learning_rate": [0.003, 9.0], "filters_1": [4, 6, 8]},
               fixed={"blocks": 1, "dense_units": 16, "optimizer": "adam"},
               optuna={"sampler": "grid", "pruner": "median"})
-    study = run_optuna(s, storage(tmp_path), small_data, ParamCounter())
+    study = run_study(s, storage(tmp_path), small_data, ParamCounter())
     pruned = [t for t in study.trials if t.user_attrs.get("status") == "pruned"]
     assert pruned, [(t.params, t.state, t.intermediate_values) for t in study.trials]
     assert all(t.params["learning_rate"] == 9.0 for t in pruned)
@@ -124,10 +127,10 @@ def test_median_pruner_prunes_diverging_trials(tmp_path, small_data):
 
 
 def test_both_engines_leave_comparable_records(tmp_path, small_data):
-    grid = run_grid(space(engine="grid", epochs=1, validation={"method": "kfold", "folds": 2}),
-                    open_storage(None, "g", tmp_path), small_data, ParamCounter())
-    opt = run_optuna(space(epochs=1, validation={"repeats": 2}), open_storage(None, "o", tmp_path), small_data,
-                     ParamCounter())
+    grid = run_study(space(engine="grid", epochs=1, validation={"method": "kfold", "folds": 2}),
+                     open_storage(None, "g", tmp_path), small_data, ParamCounter())
+    opt = run_study(space(epochs=1, validation={"repeats": 2}), open_storage(None, "o", tmp_path), small_data,
+                    ParamCounter())
     for study, engine in ((grid, "grid"), (opt, "optuna")):
         complete = study.get_trials(states=(TrialState.COMPLETE,))
         assert complete, engine
@@ -147,14 +150,14 @@ def test_both_engines_leave_comparable_records(tmp_path, small_data):
 
 
 def test_space_mismatch_on_resume_is_refused(tmp_path, small_data):
-    run_optuna(space(epochs=1), storage(tmp_path), small_data, ParamCounter())
+    run_study(space(epochs=1), storage(tmp_path), small_data, ParamCounter())
     with pytest.raises(Exception, match="different space"):
-        run_optuna(space(epochs=1, search={"filters_1": [4, 16]}), storage(tmp_path), small_data, ParamCounter())
+        run_study(space(epochs=1, search={"filters_1": [4, 16]}), storage(tmp_path), small_data, ParamCounter())
 
 
 @pytest.mark.smoke
 def test_study_is_readable_by_plain_optuna(tmp_path, small_data):
-    run_optuna(space(epochs=1), storage(tmp_path), small_data, ParamCounter())
+    run_study(space(epochs=1), storage(tmp_path), small_data, ParamCounter())
     study = optuna.load_study(study_name="t", storage=storage(tmp_path))
     assert study.user_attrs["space"]["variant"] == "cnn"
 
@@ -164,21 +167,21 @@ def test_a_loss_that_turns_nan_prunes_the_trial_with_the_reason(engine, tmp_path
     diverging = {"blocks": 1, "optimizer": "sgd", "learning_rate": 9.9, "activation": "elu"}
     extra = {"validation": {"method": "kfold", "folds": 2}} if engine == "grid" else {}
     s = space(engine=engine, epochs=3, fixed=diverging, search={"dense_units": [128]}, **extra)
-    study = run_optuna(s, storage(tmp_path), small_data, ParamCounter())
+    study = run_study(s, storage(tmp_path), small_data, ParamCounter())
     [trial] = study.trials
     assert trial.state == TrialState.PRUNED and trial.user_attrs["status"] == "diverged"
     assert "loss became nan" in trial.user_attrs["reason"] or "loss became inf" in trial.user_attrs["reason"]
 
 
 def test_a_lowered_n_trials_is_honoured_although_tickets_are_left(tmp_path, small_data):
-    from search.engines.queue import queued
+    from search.study.queue import queued
 
     base = dict(search={"filters_1": {"type": "int", "low": 2, "high": 16}}, epochs=1)
     st = storage(tmp_path)
-    study = run_optuna(space(**base, optuna={"sampler": "random", "n_trials": 2}), st, small_data, ParamCounter())
+    study = run_study(space(**base, optuna={"sampler": "random", "n_trials": 2}), st, small_data, ParamCounter())
     for _ in range(3):  # tickets of a larger run that was stopped before it ran them
         study.enqueue_trial({})
-    again = run_optuna(space(**base, optuna={"sampler": "random", "n_trials": 3}), st, small_data, ParamCounter())
+    again = run_study(space(**base, optuna={"sampler": "random", "n_trials": 3}), st, small_data, ParamCounter())
     assert len(again.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 3
     assert queued(again) == 2, "surplus tickets stay queued, unrun"
 
@@ -191,7 +194,7 @@ def test_the_adadelta_half_of_seed001s_grid_learns(tmp_path, data_dir):
     shipped["search"].update(optimizer=["Adadelta"], activation=["relu"], dropout_rate=[0.2])
     s = validate_space_dict(shipped)
     data = load_dataset(s.data_options(), data_dir=data_dir)
-    study = run_grid(s, storage(tmp_path), data, ParamCounter())
+    study = run_study(s, storage(tmp_path), data, ParamCounter())
     [trial] = study.get_trials(states=(TrialState.COMPLETE,))
     assert trial.user_attrs["val_accuracy"] >= 0.6, trial.user_attrs["val_scores"]
     assert trial.user_attrs["test_accuracy"] >= 0.6 and trial.user_attrs["val_loss"] < 1.5
@@ -205,7 +208,7 @@ def test_evaluate_test_false_leaves_no_test_figures(engine, tmp_path, small_data
         self, x, **kw))
     validation = {"method": "kfold", "folds": 2} if engine == "grid" else {}
     s = space(engine=engine, epochs=1, search={"filters_1": [4]}, validation={**validation, "evaluate_test": False})
-    study = run_optuna(s, storage(tmp_path), small_data, ParamCounter())
+    study = run_study(s, storage(tmp_path), small_data, ParamCounter())
     [trial] = study.get_trials(states=(TrialState.COMPLETE,))
     attrs = trial.user_attrs
     assert [attrs[k] for k in ("test_accuracy", "test_accuracy_std", "test_loss", "test_loss_std")] == [None] * 4
@@ -236,11 +239,11 @@ def test_each_fold_is_normalised_with_its_own_training_part_only(small_data):
 
 def test_the_compute_budget_is_a_hard_bound(tmp_path, small_data):
     """A trial starts only if it fits at its largest beside what ran: 2 x 480 x 2 = 1,920 <= 2,000; a third not."""
-    from search.engines.study import compute_exhausted, compute_used
+    from search.study.study import compute_exhausted, compute_used
 
     capped = space(search={"filters_1": {"type": "int", "low": 2, "high": 8}},
                    optuna={"sampler": "random", "n_trials": 5, "max_image_epochs": 2000})
-    study = run_optuna(capped, storage(tmp_path), small_data, ParamCounter())
+    study = run_study(capped, storage(tmp_path), small_data, ParamCounter())
     assert study.user_attrs["trial_image_epochs"] == 2 * len(small_data.y_train) == 960
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
     assert compute_used(study) == 1920 <= 2000

@@ -22,11 +22,12 @@ from optuna.trial import TrialState
 from test_workers import MEMORY_SPACE
 
 from search.compat import study_storage, trial_id
-from search.engines import Heartbeat, open_storage, open_study
-from search.engines.heartbeat import beat_once, beating
-from search.engines.queue import claim, planned_params, top_up
-from search.engines.recovery import WORKER_ATTR, recover
+from search.execution.recovery import WORKER_ATTR, recover
 from search.spaces import validate_space_dict
+from search.storages import Heartbeat, open_storage
+from search.storages.heartbeat import beat_once, beating
+from search.study import open_study
+from search.study.queue import claim, planned_params, top_up
 
 # test_workers' one-epoch space on 500 images, as a grid over filters_1 = {values}
 TINY_GRID = MEMORY_SPACE.replace('study = "memory"', 'study = "{study}"').replace(
@@ -75,7 +76,7 @@ def load(study: str, url: str) -> optuna.Study:
 @pytest.mark.smoke
 @pytest.mark.parametrize("kind", ["journal", "postgres"])
 def test_an_interrupted_retry_is_queued_again(kind, tmp_path, request):
-    from search.engines.loop import work
+    from search.execution.loop import work
 
     url = storage_url(kind, tmp_path, request)
     space = grid_space("retry-int", [4])
@@ -114,7 +115,7 @@ def test_an_interrupted_retry_is_queued_again(kind, tmp_path, request):
 @pytest.mark.smoke
 @pytest.mark.parametrize("kind", ["journal", "postgres"])
 def test_deaths_are_retried_up_to_the_studys_max_retries(kind, tmp_path, request):
-    from search.engines.settings import recovery_settings, store_recovery
+    from search.execution.settings import recovery_settings, store_recovery
 
     url = storage_url(kind, tmp_path, request)
     space = grid_space("retry-max", [4], recovery={"max_retries": 2})
@@ -176,7 +177,7 @@ def test_a_worker_with_a_shorter_heartbeat_does_not_fail_a_live_trial(kind, tmp_
 @pytest.mark.smoke
 @pytest.mark.parametrize("kind", ["journal", "postgres"])
 def test_a_worker_in_another_pid_namespace_with_our_hostname_is_left_to_its_heartbeat(kind, tmp_path, request):
-    from search.engines.recovery import HOST_ATTR, host_identity
+    from search.execution.recovery import HOST_ATTR, host_identity
 
     url = storage_url(kind, tmp_path, request)
     space = grid_space("ns", [4, 8])
@@ -309,7 +310,7 @@ def run_in_process(space: Path, results: Path, data_dir: Path, n_trials: int | N
     from search.runner import RunOptions, resolve_space, run_search
 
     options = RunOptions(n_trials=n_trials, data_dir=data_dir, results_dir=results)
-    return run_search(resolve_space(space, options), options)
+    return run_search(resolve_space(space, options), options).study
 
 
 def assert_whole(journal: Path) -> None:

@@ -16,10 +16,11 @@ from optuna.trial import TrialState
 
 from search import interrupts
 from search.data import DataOptions, load_dataset
-from search.engines import open_storage, open_study
-from search.engines.loop import work
-from search.engines.queue import top_up
+from search.execution.loop import work
 from search.spaces import validate_space_dict
+from search.storages import open_storage
+from search.study import open_study
+from search.study.queue import top_up
 from search.training import TrainConfig, train
 
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from search.cli import main
-from search.engines import load_existing_study
 from search.handoff import best_spec, load_best, train_config, write_best
 from search.reports.leaderboard import (
     COLUMNS,
@@ -20,6 +19,7 @@ from search.reports.leaderboard import (
     paired_t,
 )
 from search.runner import RunOptions, resolve_space, run_search
+from search.storages import load_existing_study
 from search.training import train
 from search.zoo import build_model
 
@@ -33,14 +33,14 @@ def results(tmp_path_factory):
 def variants_study(results, data_dir):
     """Seed 003's comparison (1A, 1B, 2, 3, 4 with 3 seeds each), shrunk to a 500-image subset and 1 epoch."""
     options = RunOptions(subset=500, epochs=1, test_subset=500, data_dir=data_dir, results_dir=results)
-    return run_search(resolve_space("spaces/variants.toml", options), options)
+    return run_search(resolve_space("spaces/variants.toml", options), options).study
 
 
 @pytest.fixture(scope="module")
 def quick_study(results, data_dir):
     options = RunOptions(subset=800, n_trials=4, data_dir=data_dir, results_dir=results, epochs=2,
                          test_subset=1000)
-    return run_search(resolve_space("spaces/quickstart.toml", options), options)
+    return run_search(resolve_space("spaces/quickstart.toml", options), options).study
 
 
 def test_variants_leaderboard_gives_seed003_table_with_spread(variants_study):
@@ -173,8 +173,9 @@ def test_corrected_resampled_t_test_matches_nadeau_bengio_and_is_more_conservati
 
 
 def test_a_kfold_study_names_the_corrected_test(tmp_path, data_dir):
-    from search.engines import open_storage, run_grid
+    from search.execution import run_study
     from search.spaces import ParamCounter, validate_space_dict
+    from search.storages import open_storage
 
     space = validate_space_dict({"study": "kf", "variant": "cnn", "engine": "grid", "epochs": 1, "batch_size": 128,
                                  "fixed": {"blocks": 1, "dense_units": 16}, "search": {"filters_1": [4, 8]},
@@ -182,8 +183,8 @@ def test_a_kfold_study_names_the_corrected_test(tmp_path, data_dir):
                                  "data": {"subset": 600}})
     from search.data import load_dataset
 
-    study = run_grid(space, open_storage(None, "kf", tmp_path), load_dataset(space.data_options(), data_dir),
-                     ParamCounter())
+    study = run_study(space, open_storage(None, "kf", tmp_path), load_dataset(space.data_options(), data_dir),
+                      ParamCounter())
     board = leaderboard(study)
     assert board.at[1, "p_test"] == CORRECTED_T and 0 <= board.at[1, "p_value"] <= 1
     assert (board["image_epochs"] == 3 * 400).all() and (board["total_params"] >= board["params"]).all()

@@ -20,10 +20,11 @@ from optuna.trial import TrialState
 from sklearn import metrics
 
 from search.data import CLASS_NAMES, load_dataset
-from search.engines import open_storage, run_grid, run_optuna
+from search.execution import run_study
 from search.reports import figures
 from search.reports.html import class_metrics, confused_pairs, write_report
 from search.spaces import ParamCounter, validate_space_dict
+from search.storages import open_storage
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -51,8 +52,8 @@ def small_data(data_dir):
 @pytest.fixture(scope="module")
 def optuna_study(tmp_path_factory, small_data):
     """Four configurations trained for two epochs with history and a test confusion matrix."""
-    study = run_optuna(space(), open_storage(None, "report", tmp_path_factory.mktemp("results")), small_data,
-                       ParamCounter())
+    study = run_study(space(), open_storage(None, "report", tmp_path_factory.mktemp("results")), small_data,
+                      ParamCounter())
     # what `cnn-search run` records after the engine; the device text also checks escaping
     study.set_user_attr("versions", {"python": "3.x", "optuna": "test"})
     study.set_user_attr("device", HOSTILE)
@@ -65,8 +66,8 @@ def grid_study(tmp_path_factory, small_data):
     """A GridSearchCV study: no per-epoch history, no test-set evaluation."""
     s = space(study="report-grid", engine="grid", epochs=1, search={"filters_1": [4, 8]},
               validation={"method": "kfold", "folds": 2}, optuna={})
-    return run_grid(s, open_storage(None, "report-grid", tmp_path_factory.mktemp("results")), small_data,
-                    ParamCounter())
+    return run_study(s, open_storage(None, "report-grid", tmp_path_factory.mktemp("results")), small_data,
+                     ParamCounter())
 
 
 @pytest.fixture(scope="module")

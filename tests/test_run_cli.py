@@ -12,7 +12,7 @@ import optuna
 from optuna.trial import TrialState
 
 from search.compat import study_storage
-from search.engines import load_existing_study
+from search.storages import load_existing_study
 
 
 def cli(*args: str) -> list[str]:

@@ -119,7 +119,7 @@ def tiny(name: str, **overrides: Any) -> Space:
 
 def run_tiny(name: str, results_dir: Path, data_dir: Path, **overrides: Any) -> None:
     study = run_search(tiny(name, **overrides), RunOptions(results_dir=results_dir, data_dir=data_dir),
-                       stream=io.StringIO())
+                       stream=io.StringIO()).study
     trials = study.get_trials(deepcopy=False)
     assert len(trials) == 1 and trials[0].user_attrs.get("status") == "complete", (name, trials[0].user_attrs)
 

@@ -20,11 +20,12 @@ import pytest
 from optuna.trial import TrialState
 
 from search.compat import study_storage, trial_id
-from search.engines import Heartbeat, open_storage, open_study
-from search.engines.heartbeat import beating
-from search.engines.queue import claim, planned_params, top_up
-from search.engines.recovery import WORKER_ATTR, recover
+from search.execution.recovery import WORKER_ATTR, recover
 from search.spaces import validate_space_dict
+from search.storages import Heartbeat, open_storage
+from search.storages.heartbeat import beating
+from search.study import open_study
+from search.study.queue import claim, planned_params, top_up
 
 GRID_SPACE = """
 study = "{study}"
@@ -220,7 +221,7 @@ def test_a_long_lived_worker_runs_30_trials_without_growing(tmp_path, data_dir):
 def test_a_failing_trial_is_recorded_with_its_reason_and_the_worker_goes_on(tmp_path):
     import keras
 
-    from search.engines.loop import work
+    from search.execution.loop import work
 
     space = validate_space_dict({"study": "oom", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
                                  "search": {"filters_1": [4, 6, 8]}, "optuna": {"sampler": "grid"}})
@@ -286,8 +287,8 @@ def test_a_missing_database_driver_is_named(url, hides, message, tmp_path, monke
 
 @pytest.mark.smoke
 def test_a_trial_failed_by_another_worker_mid_run_is_dropped_and_its_retry_counts(tmp_path):
-    from search.engines.loop import work
-    from search.engines.recovery import fail_and_retry
+    from search.execution.loop import work
+    from search.execution.recovery import fail_and_retry
 
     space = validate_space_dict({"study": "peer", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
                                  "search": {"filters_1": [4]}, "optuna": {"sampler": "grid"}})

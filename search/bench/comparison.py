@@ -40,7 +40,7 @@ def run_comparison(settings: BenchSettings, context: Context | None = None) -> l
             space = space.model_copy(update={"validation": space.validation.model_copy(
                 update={"repeats": settings.seeds})})
         start = time.perf_counter()
-        study = run_search(space, options, stream=io.StringIO())
+        study = run_search(space, options, stream=io.StringIO()).study
         wall = time.perf_counter() - start
         trials = study.get_trials(states=(TrialState.COMPLETE,))
     seeds = space.validation.repeats

@@ -71,7 +71,7 @@ def _measure(settings: BenchSettings, workers: int, gpu: bool) -> dict[str, Any]
     """One ``run --workers K`` of the grid: wall time and each trial's (images, seconds, span)."""
     import optuna
 
-    from ..engines import open_storage
+    from ..storages import open_storage
 
     with tempfile.TemporaryDirectory(prefix="cnn-search-bench-") as tmp:
         space = Path(tmp) / "workers.toml"

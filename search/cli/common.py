@@ -59,6 +59,6 @@ def heartbeat_seconds(args: argparse.Namespace) -> int | None:
 
 def resume_command(args: argparse.Namespace) -> str:
     """The command line that was run, with any storage password masked."""
-    from ..engines import mask_url
+    from ..storages import mask_url
 
     return "cnn-search " + " ".join(shlex.quote(mask_url(a)) for a in args.argv)

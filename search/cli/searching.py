@@ -63,24 +63,22 @@ def register(sub: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     heartbeat_seconds(args)  # flag errors first, before the slow imports
     _check_recovery_flags(args)
-    gpus = _place_run(args)
-    import_backend_quietly()
-    from ..engines import describe_storage
-    from ..engines.queue import queued
-    from ..engines.study import compute_exhausted, compute_used, target_reached
     from ..records import describe_compute
     from ..runner import counts, resolve_space, run_search, summary_table
+    from ..storages import describe_storage
+    from ..study.study import compute_used
 
+    options = _run_options(args)
+    space = resolve_space(args.space, options)  # places the GPUs, then starts the backend
     freeze_long_lived_objects()
-    options = _run_options(args, gpus)
-    space = resolve_space(args.space, options)
     try:
-        study = run_search(space, options)
+        outcome = run_search(space, options)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished trials are saved; resume with: {resume_command(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except StorageError as exc:
         raise StorageError(f"{exc}; resume with: {resume_command(args)}") from None
+    study = outcome.study
     table = summary_table(study)
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts(study).items()))
     print(f"study '{space.study}': {tally or 'no trials'}")
@@ -90,34 +88,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     cap = space.optuna.max_image_epochs
     print(f"compute: {describe_compute(compute_used(study))}"
           + (f" of the budget's {cap:,}" if cap else "")
-          + (" (budget used up: no more trials start)" if compute_exhausted(study) else ""))
-    done = target_reached(study) or compute_exhausted(study)
-    left = queued(study) if options.workers != 0 and not done else 0
-    if left and space.optuna.timeout is None:
-        print(f"cnn-search: {left} queued trial(s) were not run because every worker stopped (see the worker "
-              f"logs); resume with: {resume_command(args)}", file=sys.stderr)
+          + (" (budget used up: no more trials start)" if outcome.budget_used_up else ""))
+    if outcome.stopped_short:
+        print(f"cnn-search: {outcome.queued} queued trial(s) were not run because every worker stopped (see the "
+              f"worker logs); resume with: {resume_command(args)}", file=sys.stderr)
         return EXIT_INCOMPLETE
     return 0
-
-
-def _place_run(args: argparse.Namespace) -> list[int] | None:
-    """The workers' GPUs; with worker processes, this process then hides the GPUs from itself.
-
-    The parent only counts parameters and watches, and a backend started here
-    would claim GPU memory the workers need, so the GPUs are looked up with
-    nvidia-smi and hidden before Keras is imported.
-    """
-    from ..workers.devices import apply_env, detect_gpus, parse_gpus, placement_env
-
-    if args.workers is not None and args.workers < 0:
-        raise ConfigError(f"--workers must be 0 (only create the study and its queue) or more, got {args.workers}")
-    gpus = parse_gpus(args.gpus) if args.gpus is not None else None
-    pool = bool(args.workers) or (args.workers is None and gpus is not None)
-    if pool and gpus is None:
-        gpus = detect_gpus()
-    if pool or args.workers == 0:
-        apply_env(placement_env(None))
-    return gpus
 
 
 def _check_recovery_flags(args: argparse.Namespace) -> None:
@@ -127,12 +103,14 @@ def _check_recovery_flags(args: argparse.Namespace) -> None:
         raise ConfigError(f"--trial-timeout must be a number of seconds > 0, got {args.trial_timeout:g}")
 
 
-def _run_options(args: argparse.Namespace, gpus: list[int] | None) -> Any:
+def _run_options(args: argparse.Namespace) -> Any:
     from ..runner import RunOptions
+    from ..workers.devices import parse_gpus
 
     return RunOptions(study=args.study, storage=args.storage, n_trials=args.n_trials, timeout=args.timeout,
                       subset=args.subset, epochs=args.epochs, test_subset=args.test_subset,
-                      data_dir=args.data_dir, results_dir=args.results_dir, workers=args.workers, gpus=gpus,
+                      data_dir=args.data_dir, results_dir=args.results_dir, workers=args.workers,
+                      gpus=parse_gpus(args.gpus) if args.gpus is not None else None,
                       trials_per_gpu=args.trials_per_gpu, heartbeat=heartbeat_seconds(args),
                       max_retries=args.max_retries, trial_timeout=args.trial_timeout)
 

@@ -56,10 +56,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     import_backend_quietly()
     from tabulate import tabulate
 
-    from ..engines import load_existing_study
     from ..fileio import write_text
     from ..records import describe_compute, image_epochs_trained
     from ..reports.leaderboard import display_frame, leaderboard
+    from ..storages import load_existing_study
 
     study = load_existing_study(args.study, args.storage, args.results_dir)
     board = leaderboard(study, by=args.by, metric=args.metric, top=args.top)
@@ -75,8 +75,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def cmd_best(args: argparse.Namespace) -> int:
     import_backend_quietly()
-    from ..engines import load_existing_study
     from ..handoff import best_spec, write_best
+    from ..storages import load_existing_study
 
     study = load_existing_study(args.study, args.storage, args.results_dir)
     spec = best_spec(study, metric=args.metric, storage_url=args.storage, allow_test_set_leak=args.allow_test_set_leak)
@@ -88,8 +88,8 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     import_backend_quietly()
-    from ..engines import load_existing_study
     from ..reports.html import write_report
+    from ..storages import load_existing_study
 
     study = load_existing_study(args.study, args.storage, args.results_dir)
     out = args.out or args.results_dir / args.study / "report"
@@ -103,7 +103,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         from optuna_dashboard import run_server
     except ImportError:
         raise ConfigError("dashboard needs optuna-dashboard: pip install -e '.[dashboard]'") from None
-    from ..engines import open_storage
+    from ..storages import open_storage
 
     if args.storage is None and not (args.results_dir / args.study).is_dir():
         raise ConfigError(f"no study '{args.study}' under {args.results_dir}; run `cnn-search run` first")

@@ -146,7 +146,7 @@ def seed_results(*, spaces_dir: Path = SPACES_DIR, results_dir: Path = Path("res
 
 def run_command(path: Path, storage: str | None = None) -> str:
     """The command line that runs (or resumes) a seed's study."""
-    from ..engines import mask_url
+    from ..storages import mask_url
 
     return "cnn-search run " + shlex.quote(str(path)) + (f" --storage {shlex.quote(mask_url(storage))}"
                                                          if storage else "")
@@ -159,7 +159,7 @@ def _study_name(path: Path) -> str:
 
 
 def _board(study: str, storage: str | None, results_dir: Path) -> pd.DataFrame | None:
-    from ..engines import load_existing_study
+    from ..storages import load_existing_study
     from .leaderboard import leaderboard
 
     try:

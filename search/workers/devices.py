@@ -137,3 +137,47 @@ def apply_env(env: dict[str, str]) -> None:
     if "keras" in sys.modules:
         raise RuntimeError("device settings must be applied before keras is imported")
     os.environ.update(env)
+
+
+#: What :func:`hide_gpus` found before hiding them: the host's GPUs and the variables it replaced.
+_before_hiding: tuple[list[int], dict[str, str | None]] | None = None
+
+
+def hide_gpus() -> bool:
+    """Hide every GPU from this process, which only counts parameters and watches its worker processes.
+
+    A backend started here would claim GPU memory the workers need. The
+    host's GPUs are looked up first (:func:`host_gpus`, since this process's
+    ``CUDA_VISIBLE_DEVICES`` then names none) and the replaced variables kept
+    for the workers (:func:`unhidden_env`). Returns False when it is too late
+    because Keras was imported first; calling it again is harmless.
+    """
+    global _before_hiding
+    if _before_hiding is not None:
+        return True
+    if "keras" in sys.modules:
+        return False
+    env = placement_env(None)
+    _before_hiding = (detect_gpus(), {name: os.environ.get(name) for name in env})
+    apply_env(env)
+    return True
+
+
+def host_gpus() -> list[int]:
+    """The GPUs of this host, as :func:`detect_gpus` saw them before :func:`hide_gpus` (if it ran)."""
+    return list(_before_hiding[0]) if _before_hiding is not None else detect_gpus()
+
+
+def unhidden_env() -> dict[str, str]:
+    """This process's environment as it was before :func:`hide_gpus`: what a worker process starts from.
+
+    A GPU worker's slot sets ``CUDA_VISIBLE_DEVICES`` but not ``JAX_PLATFORMS``;
+    it must not inherit the ``cpu`` that only hid the GPUs from its parent.
+    """
+    env = dict(os.environ)
+    for name, value in (_before_hiding[1] if _before_hiding is not None else {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env

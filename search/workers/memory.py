@@ -17,7 +17,7 @@ allocator grows until the card is full and keeps what it freed. With
 The fraction travels in :data:`FRACTION_ENV` so that the in-process part
 applies the same share the environment part did. A trial that still runs out
 of its share fails with a reason starting "out of memory" and the worker goes
-on with the next one (:func:`search.engines.loop.describe_failure`).
+on with the next one (:func:`search.execution.trial.describe_failure`).
 """
 
 from __future__ import annotations

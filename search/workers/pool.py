@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import EXIT_HUNG
 from ..runtime import STORAGE_ENV
-from .devices import Slot, device_env
+from .devices import Slot, device_env, unhidden_env
 
 if TYPE_CHECKING:
     import optuna
@@ -105,7 +105,7 @@ class LocalPool:
         return cmd
 
     def environment(self, slot: Slot) -> dict[str, str]:
-        return {**os.environ, **device_env(slot), STORAGE_ENV: self.config.storage, "PYTHONUNBUFFERED": "1"}
+        return {**unhidden_env(), **device_env(slot), STORAGE_ENV: self.config.storage, "PYTHONUNBUFFERED": "1"}
 
     def running(self) -> bool:
         return any(w.proc.poll() is None for w in self.workers)
@@ -142,8 +142,8 @@ def kill_wedged(pool: LocalPool, study: optuna.Study, grace: int) -> Iterator[tu
     trial is failed as timed out (unless another worker already did) and the
     pool replaces the process once it has exited.
     """
-    from ..engines.recovery import TIMED_OUT_ATTR, WORKER_ATTR, fail_and_retry, seconds_since, timeout_reason
-    from ..engines.settings import recovery_settings
+    from ..execution.recovery import TIMED_OUT_ATTR, WORKER_ATTR, fail_and_retry, seconds_since, timeout_reason
+    from ..execution.settings import recovery_settings
 
     limit = recovery_settings(study).trial_timeout
     if limit is None:

@@ -20,12 +20,14 @@ import optuna
 
 from ..compat import study_storage
 from ..data import load_dataset
-from ..engines import describe_storage, load_existing_study, run_study, stored_space
-from ..engines.recovery import worker_id
-from ..engines.study import COMPUTE_ATTR, TARGET_ATTR, compute_used
+from ..execution import run_study
+from ..execution.recovery import worker_id
 from ..progress import TrialReporter
 from ..runtime import device_description, run_environment
 from ..spaces import ParamCounter
+from ..storages import describe_storage, load_existing_study
+from ..study import stored_space
+from ..study.study import COMPUTE_ATTR, TARGET_ATTR, compute_used
 
 
 @dataclass(frozen=True)

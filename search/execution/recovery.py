@@ -38,8 +38,8 @@ from ..compat import (
     study_storage,
     trial_id,
 )
-from .heartbeat import HeartbeatJournalStorage
-from .queue import planned_params
+from ..storages.heartbeat import HeartbeatJournalStorage
+from ..study.queue import planned_params
 from .settings import recovery_settings
 
 WORKER_ATTR = "worker"

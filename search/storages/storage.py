@@ -7,9 +7,9 @@ URL (``postgresql://...``, ``sqlite:///...``) selects a database instead; a
 PostgreSQL server is how workers on several hosts share one study, reached
 through psycopg 3 whatever SQLAlchemy's default driver (:func:`with_driver`).
 Both kinds carry heartbeats, so a trial whose worker died is noticed (see
-:mod:`.recovery`). A password in a URL is never printed: every message that
-shows a URL, or an error text that might quote it, goes through
-:func:`mask_url`.
+:mod:`search.execution.recovery`). A password in a URL is never printed:
+every message that shows a URL, or an error text that might quote it, goes
+through :func:`mask_url`.
 
 Storage faults are either absorbed or one clear line, never a lost record.
 A journal write that fails (a full disk, a read-only directory) is undone
@@ -41,8 +41,7 @@ from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
 from ..compat import RDB_BACKEND_PRIVATE_CALLS
 from ..errors import ConfigError, StorageError
-from .heartbeat import Heartbeat, HeartbeatJournalStorage
-from .settings import fix_heartbeat, heartbeat_note, stored_heartbeat
+from .heartbeat import Heartbeat, HeartbeatJournalStorage, fix_heartbeat, heartbeat_note, stored_heartbeat
 
 DEFAULT_RESULTS = Path("results")
 JOURNAL_NAME = "study.journal"

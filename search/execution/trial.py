@@ -1,14 +1,10 @@
-"""The loop every worker runs: claim a queued trial, run it with a heartbeat, record the outcome.
+"""Running one claimed trial: its heartbeat, its time limit, and recording its outcome in the storage.
 
-One loop serves ``cnn-search run`` (in its own process), each process of
-``run --workers N`` and each ``cnn-search worker`` on another host. It keeps
-going while the queue has tickets, then stays while other workers still run
-trials: if one of them dies, its trial is failed and re-queued (see
-:mod:`.recovery`) and a survivor runs the retry. A failing trial (an
-exception, running out of memory) is recorded as failed with its reason and
-the loop goes on; Ctrl-C fails the current trial, re-queues it and stops. A
-storage that cannot be written (:class:`~search.errors.StorageError`) stops
-the loop: nothing can be recorded, and the trial is recovered when it resumes.
+This is where a trial's result is recorded: the objective's value, or the
+reason it failed, goes to the storage with :meth:`optuna.Study.tell`, once,
+and a result another worker overtook (it failed the trial as dead and queued
+a retry) is dropped rather than written twice. A Ctrl-C re-queues the trial
+(:func:`requeue`) and propagates; a write in progress is never cut in half.
 
 A trial that runs past the study's ``trial_timeout`` is failed by a watchdog
 thread, which then ends the whole process (:data:`EXIT_HUNG`): a thread
@@ -27,10 +23,8 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -39,78 +33,12 @@ from .. import interrupts, records
 from ..compat import UpdateFinishedTrialError, hold_storage_writes, study_storage, trial_id
 from ..errors import EXIT_HUNG, StorageError
 from ..runtime import memory_usage
-from .heartbeat import beat_once, beating, in_background
-from .queue import claim, new_trial
-from .recovery import REASON_ATTR, TIMED_OUT_ATTR, fail_and_retry, recover, timeout_reason, worker_attrs
-from .settings import recovery_settings
-from .study import compute_exhausted, target_reached
+from ..storages.heartbeat import beating, in_background
+from .recovery import REASON_ATTR, TIMED_OUT_ATTR, fail_and_retry, timeout_reason
 
 HUNG_EXIT_GRACE = 30.0  # seconds the watchdog gives its own writes before it exits regardless
 
 Objective = Callable[[optuna.Trial], float]
-TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
-
-
-@dataclass(frozen=True)
-class LoopOptions:
-    """When a worker stops, and how often it looks at the study while it waits."""
-
-    timeout: float | None = None  # stop claiming new trials after this many seconds
-    open_ended: bool = False  # no queue (a timeout-only study): create trials until the timeout
-    poll_interval: float = 2.0
-    stream: TextIO | None = None  # where "waiting for ..." notes go (None: stderr)
-    trial_attrs: Mapping[str, Any] = field(default_factory=dict)  # recorded on every trial (device, seed)
-
-
-def work(study: optuna.Study, objective: Objective, options: LoopOptions = LoopOptions(),
-         callbacks: tuple[TrialCallback, ...] | list[TrialCallback] = ()) -> int:
-    """Run trials until none is queued and none runs anywhere (or the timeout); returns how many ran here."""
-    start = time.monotonic()
-    ran = 0
-    waiting_note = ""
-    interrupts.reset()
-    while options.timeout is None or time.monotonic() - start < options.timeout:
-        recover(study)
-        trial = _take(study, options)
-        if trial is None:
-            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            if not running:
-                break
-            note = (f"queue empty; waiting for {len(running)} trial(s) running elsewhere "
-                    "(a trial whose worker dies is re-queued and run here)")
-            if note != waiting_note:
-                print(note, file=options.stream or sys.stderr, flush=True)
-                waiting_note = note
-            time.sleep(options.poll_interval)
-            continue
-        waiting_note = ""
-        frozen = run_trial(study, trial, objective, recovery_settings(study).trial_timeout)
-        ran += 1
-        for callback in callbacks:
-            callback(study, frozen)
-    return ran
-
-
-def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
-    """Claim a trial and mark it this worker's, as one step a Ctrl-C cannot split.
-
-    A trial claimed but not yet marked has no owner and no heartbeat, so no
-    other worker could tell that it was abandoned.
-    """
-    interrupts.raise_if_requested()  # a Ctrl-C swallowed during the last trial stops the worker here
-    if (not options.open_ended and target_reached(study)) or compute_exhausted(study):
-        return None
-    with _sigint_deferred() as interrupted:
-        trial = new_trial(study) if options.open_ended else claim(study)
-        if trial is not None:
-            for key, attr in {**worker_attrs(), **options.trial_attrs}.items():
-                trial.set_user_attr(key, attr)
-            beat_once(study_storage(study), trial_id(trial))
-    if interrupted:
-        if trial is not None:
-            _requeue(study, trial, "interrupted (Ctrl-C) before it started")
-        raise KeyboardInterrupt
-    return trial
 
 
 def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective,
@@ -131,23 +59,23 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective,
         except optuna.TrialPruned:
             state = TrialState.PRUNED
         except KeyboardInterrupt:
-            _requeue(study, trial, "interrupted (Ctrl-C or SIGTERM)")
+            requeue(study, trial, "interrupted (Ctrl-C or SIGTERM)")
             raise
         except StorageError:  # nothing can be recorded; the trial is recovered when the study resumes
             raise
         except Exception as exc:  # a failing trial must not stop the search
             _set_attrs(trial, {"status": records.STATUS_FAILED, REASON_ATTR: describe_failure(exc)})
         _set_attrs(trial, {"memory": memory_usage()})
-    with _sigint_deferred() as interrupted:  # a result being written is not cut in half
+    with sigint_deferred() as interrupted:  # a result being written is not cut in half
         frozen = _finish(study, trial, state, value)
     if interrupted:
         raise KeyboardInterrupt
     return frozen
 
 
-def _requeue(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+def requeue(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     """Fail an interrupted trial and queue it again: an interrupt is never a death, whatever the trial retries."""
-    with _sigint_deferred():  # a second Ctrl-C must not cut the write that re-queues the trial
+    with sigint_deferred():  # a second Ctrl-C must not cut the write that re-queues the trial
         fail_and_retry(study, study_storage(study).get_trial(trial_id(trial)), reason, death=False)
 
 
@@ -225,7 +153,7 @@ def _finish(study: optuna.Study, trial: optuna.Trial, state: TrialState, value: 
 
 
 @contextlib.contextmanager
-def _sigint_deferred() -> Iterator[list[int]]:
+def sigint_deferred() -> Iterator[list[int]]:
     """Hold Ctrl-C (and SIGTERM) until the block ends; the yielded list is non-empty if one came."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():

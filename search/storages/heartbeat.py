@@ -7,6 +7,11 @@ per running trial and fails trials whose heartbeat is older than a grace
 period (:func:`optuna.storages.fail_stale_trials`); its journal storage has no
 heartbeat, so :class:`HeartbeatJournalStorage` adds one in the same shape,
 storing the beat as a trial system attribute in the journal itself.
+
+Workers of one study must agree on how long a silent trial is tolerated: a
+worker that judged by its own ``--heartbeat 5`` would fail the live trials of
+one that beats every 60 s. So the heartbeat is stored in the study when it is
+created and every worker adopts it (:func:`fix_heartbeat`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from ..compat import BaseHeartbeat, HeartbeatStorage, StaleCallback
 from ..compat import trial_id as storage_id
 
 HEARTBEAT_ATTR = "cnn_search:heartbeat"
+HEARTBEAT_SETTINGS_ATTR = "heartbeat_settings"  # {"interval": s, "grace": s}: fixed when the study is created
 
 _log = logging.getLogger(__name__)
 
@@ -75,7 +81,7 @@ class HeartbeatJournalStorage(JournalStorage, HeartbeatStorage):
         return self.heartbeat.interval
 
     def get_heartbeat_stale_trial_callback(self) -> StaleCallback | None:
-        return None  # stale trials are failed and retried by search.engines.recovery, which records why
+        return None  # stale trials are failed and retried by search.execution.recovery, which records why
 
 
 def beat_once(storage: BaseStorage, trial_id: int) -> None:
@@ -125,3 +131,29 @@ def in_background(task: Callable[[threading.Event], None], name: str, join: bool
         stop.set()
         if join:
             thread.join()
+
+
+def stored_heartbeat(study: optuna.Study) -> Heartbeat | None:
+    """The heartbeat the study was created with (None: a study older than this setting)."""
+    stored = study.user_attrs.get(HEARTBEAT_SETTINGS_ATTR)
+    if not stored:
+        return None
+    interval = int(stored["interval"])
+    return Heartbeat(interval, max(int(stored["grace"]) // interval, 1))
+
+
+def fix_heartbeat(study: optuna.Study, heartbeat: Heartbeat) -> Heartbeat:
+    """The study's heartbeat: ``heartbeat`` is stored if the study has none yet, else the stored one wins."""
+    stored = stored_heartbeat(study)
+    if stored is not None:
+        return stored
+    study.set_user_attr(HEARTBEAT_SETTINGS_ATTR, {"interval": heartbeat.interval, "grace": heartbeat.grace})
+    return heartbeat
+
+
+def heartbeat_note(asked: int | None, used: Heartbeat) -> str | None:
+    """What to tell a user whose ``--heartbeat`` the study overrides (None: nothing to say)."""
+    if asked is None or asked == used.interval:
+        return None
+    return (f"--heartbeat {asked} ignored: this study's workers beat every {used.interval} s and a trial silent "
+            f"for {used.grace} s is failed (fixed when the study was created, so that every worker judges alike)")
