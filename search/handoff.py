@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,8 +24,11 @@ from .fileio import write_json
 from .reports.leaderboard import leaderboard
 from .runtime import package_versions
 from .spaces import Space
-from .training import FitOptions, TrainConfig
+from .training import FitOptions
 from .zoo import count_params, get_variant
+
+if TYPE_CHECKING:
+    from .training import TrainConfig
 
 FORMAT = "cnn-search/best-params"
 
@@ -147,6 +150,8 @@ def _check_model(spec: BestSpec) -> None:
 
 def train_config(spec: BestSpec, *, full_train: bool = False) -> TrainConfig:
     """The exact configuration of the spec, optionally trained on train + validation."""
+    from .training import TrainConfig  # Keras: only when a run is configured, not to write best.json
+
     data = DataOptions(subset=spec.data.subset, normalize=spec.data.normalize, val_fraction=spec.data.val_fraction,
                        test_subset=spec.data.test_subset)
     split = spec.seed if spec.split_seed is None else spec.split_seed  # older specs: the search split by its seed

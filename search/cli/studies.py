@@ -53,7 +53,6 @@ def register(sub: Any) -> None:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    import_backend_quietly()
     from tabulate import tabulate
 
     from ..engines import load_existing_study
@@ -74,7 +73,6 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    import_backend_quietly()
     from ..engines import load_existing_study
     from ..handoff import best_spec, write_best
 
@@ -87,7 +85,6 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import_backend_quietly()
     from ..engines import load_existing_study
     from ..reports.html import write_report
 
