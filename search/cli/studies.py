@@ -58,14 +58,20 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from ..engines import load_existing_study
     from ..fileio import write_text
     from ..records import describe_compute, image_epochs_trained
-    from ..reports.leaderboard import display_frame, leaderboard
+    from ..reports.display import display_frame, fit_width, left_out_note, terminal_width
+    from ..reports.leaderboard import METRICS, leaderboard
 
     study = load_existing_study(args.study, args.storage, args.results_dir)
     board = leaderboard(study, by=args.by, metric=args.metric, top=args.top)
     if args.csv:
         write_text(args.csv, board.to_csv(index=False))
-    print(tabulate(display_frame(board), headers="keys", showindex=False, disable_numparse=True,
+    table, left_out, width = display_frame(board), [], terminal_width()
+    if not args.markdown:  # Markdown is for pasting elsewhere: every column; a terminal gets what fits
+        table, left_out = fit_width(table, width, first=[METRICS[args.metric][0]])
+    print(tabulate(table, headers="keys", showindex=False, disable_numparse=True,
                    tablefmt="github" if args.markdown else "simple"))
+    if left_out:
+        print(left_out_note(left_out, width), file=sys.stderr)
     print(f"compute: {describe_compute(image_epochs_trained(study.get_trials(deepcopy=False)))}", file=sys.stderr)
     if args.csv:
         print(f"wrote {args.csv}", file=sys.stderr)
@@ -85,6 +91,9 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command writes files: no window, whatever display the host has
     from ..engines import load_existing_study
     from ..reports.html import write_report
 

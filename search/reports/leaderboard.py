@@ -201,30 +201,3 @@ def _ordered_columns(frame: pd.DataFrame) -> list[str]:
     hp = [c for c in frame.columns if c.startswith("hp_")]
     lead = ["rank", "variant", *hp]
     return lead + [c for c in COLUMNS if c not in lead and c in frame.columns] + ["_scores", "_seeds", "_design"]
-
-
-INT_COLUMNS = ("rank", "params", "total_params", "epochs", "batch_size", "n", "image_epochs", "n_complete",
-               "n_pruned", "n_skipped", "n_failed", "trial")
-
-
-def display_frame(board: pd.DataFrame) -> pd.DataFrame:
-    """The board as strings for a terminal or Markdown: integers as integers, gaps as '-'.
-
-    Columns with no value at all (e.g. test accuracy in a grid study) are left
-    out here; the CSV keeps every column so its layout never changes.
-    """
-    shown = board.dropna(axis=1, how="all")
-    out = pd.DataFrame(index=shown.index)
-    for column in shown.columns:
-        out[column] = [_cell(v, column in INT_COLUMNS) for v in shown[column]]
-    return out
-
-
-def _cell(value: Any, integer: bool) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "-"
-    if integer:
-        return f"{int(value):,}" if not isinstance(value, str) else value
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
-    return str(value)
