@@ -17,7 +17,6 @@ import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
-from scipy import stats
 
 from .. import records
 from ..errors import ConfigError
@@ -176,6 +175,8 @@ def _compare(a: Any, seeds_a: Any, design_a: Any, b: Any, seeds_b: Any, design_b
 
 def paired_t(a: Sequence[float], b: Sequence[float]) -> float:
     """Two-sided p of the paired t-test (identical differences: 1 if all zero, else 0)."""
+    from scipy import stats  # here, not at the top: scipy.stats takes longer to import than a leaderboard
+
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if np.allclose(diff, diff[0]):  # identical spreads: the t statistic is undefined
         return 1.0 if np.allclose(diff, 0) else 0.0
@@ -189,6 +190,8 @@ def corrected_resampled_t(a: Sequence[float], b: Sequence[float], n_train: int, 
     run differences ``d``, with J - 1 degrees of freedom; the ``n_val/n_train``
     term accounts for the runs' overlapping training sets.
     """
+    from scipy import stats
+
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if np.allclose(diff, diff[0]):
         return 1.0 if np.allclose(diff, 0) else 0.0
