@@ -19,8 +19,9 @@ import pandas as pd
 
 #: The widest table printed, whatever the terminal: wider rows are hard to read even where they fit.
 MAX_WIDTH = 120
-#: Between two columns of tabulate's "simple" format.
+#: Between two columns of tabulate's "simple" format, and its padding of a header (``tabulate.MIN_PADDING``).
 GAP = 2
+HEADER_PADDING = 2
 
 INT_COLUMNS = ("rank", "params", "total_params", "epochs", "batch_size", "n", "image_epochs", "n_complete",
                "n_pruned", "n_skipped", "n_failed", "trial")
@@ -64,7 +65,7 @@ def fit_width(table: pd.DataFrame, width: int, *, first: Sequence[str] = ()) -> 
     kept: list[str] = []
     used = -GAP
     for column in _by_priority(table, first):
-        used += GAP + max([len(column), *(len(c) for c in table[column])])
+        used += GAP + max([len(column) + HEADER_PADDING, *(len(c) for c in table[column])])
         if used > width and len(kept) >= 2:
             break
         kept.append(column)
