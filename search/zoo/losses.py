@@ -1,4 +1,9 @@
-"""Keras losses of the training recipe (a module of their own so the recipe's declarations import no backend)."""
+"""Keras losses of the training recipe, in a module of their own so the recipe's declarations import no backend.
+
+Importing this module registers the loss with Keras: a process that loads a
+saved model trained with label smoothing (``keras.saving.load_model``)
+imports it first, as it imports ``search.zoo.augmentation`` for cutout.
+"""
 
 from __future__ import annotations
 
