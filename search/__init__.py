@@ -1,7 +1,8 @@
 """cnn-search: hyperparameter search and model comparison for Keras CNN classifiers.
 
-The public API is importable from here; sub-packages are imported lazily so
-that, for example, reading the dataset does not start TensorFlow.
+The public API (what the README's "Python API" section shows) is importable
+from here; sub-packages are imported lazily so that, for example, reading the
+dataset or a study's leaderboard does not start TensorFlow.
 
 >>> from search import TrainConfig, train          # doctest: +SKIP
 >>> result = train(TrainConfig("grid50k", epochs=2))  # doctest: +SKIP
@@ -19,6 +20,10 @@ _EXPORTS = {
     "DataOptions": "data", "Dataset": "data", "load_dataset": "data", "CLASS_NAMES": "data",
     "build_model": "zoo", "count_params": "zoo", "get_variant": "zoo", "list_variants": "zoo",
     "TrainConfig": "training", "TrainResult": "training", "train": "training", "write_run": "training",
+    "RunOptions": "runner", "resolve_space": "runner", "run_search": "runner",
+    "leaderboard": "reports.leaderboard", "write_report": "reports.html",
+    "BestSpec": "handoff", "best_spec": "handoff", "load_best": "handoff", "write_best": "handoff",
+    "WorkerOptions": "workers.worker", "run_worker": "workers.worker",
 }
 
 __all__ = sorted(_EXPORTS)

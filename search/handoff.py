@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,8 +25,11 @@ from .runtime import package_versions
 from .settings import SettingError, unwrap
 from .spaces import Space
 from .storages import mask_url
-from .training import FitOptions, TrainConfig
+from .training import FitOptions
 from .zoo import count_params, get_variant
+
+if TYPE_CHECKING:
+    from .training import TrainConfig
 
 FORMAT = "cnn-search/best-params"
 
@@ -145,6 +148,8 @@ def _data_options(spec: BestSpec) -> DataOptions:
 
 def train_config(spec: BestSpec, *, full_train: bool = False) -> TrainConfig:
     """The exact configuration of the spec, optionally trained on train + validation."""
+    from .training import TrainConfig  # Keras: only when a run is configured, not to write best.json
+
     data = _data_options(spec)
     split = spec.seed if spec.split_seed is None else spec.split_seed  # older specs: the search split by its seed
     return TrainConfig(spec.variant, spec.hparams, epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.seed,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import platform
 from functools import lru_cache
-from importlib import metadata
 
 #: Environment variable holding a storage URL, so a password stays out of shell history and `ps`.
 STORAGE_ENV = "CNN_SEARCH_STORAGE"
@@ -64,6 +63,8 @@ def set_op_determinism(on: bool) -> bool:
 @lru_cache(maxsize=1)
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages that shape a result (absent ones left out)."""
+    from importlib import metadata  # here: a quarter of a second that read-only commands do not need
+
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:

@@ -53,20 +53,25 @@ def register(sub: Any) -> None:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    import_backend_quietly()
     from tabulate import tabulate
 
     from ..fileio import write_text
     from ..records import describe_compute, image_epochs_trained
-    from ..reports.leaderboard import display_frame, leaderboard
+    from ..reports.display import display_frame, fit_width, left_out_note, terminal_width
+    from ..reports.leaderboard import METRICS, leaderboard
     from ..storages import load_existing_study
 
     study = load_existing_study(args.study, args.storage, args.results_dir)
     board = leaderboard(study, by=args.by, metric=args.metric, top=args.top)
     if args.csv:
         write_text(args.csv, board.to_csv(index=False))
-    print(tabulate(display_frame(board), headers="keys", showindex=False, disable_numparse=True,
+    table, left_out, width = display_frame(board), [], terminal_width()
+    if not args.markdown:  # Markdown is for pasting elsewhere: every column; a terminal gets what fits
+        table, left_out = fit_width(table, width, first=[METRICS[args.metric][0]])
+    print(tabulate(table, headers="keys", showindex=False, disable_numparse=True,
                    tablefmt="github" if args.markdown else "simple"))
+    if left_out:
+        print(left_out_note(left_out, width), file=sys.stderr)
     print(f"compute: {describe_compute(image_epochs_trained(study.get_trials(deepcopy=False)))}", file=sys.stderr)
     if args.csv:
         print(f"wrote {args.csv}", file=sys.stderr)
@@ -74,7 +79,6 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    import_backend_quietly()
     from ..handoff import best_spec, write_best
     from ..storages import load_existing_study
 
@@ -87,7 +91,9 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import_backend_quietly()
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command writes files: no window, whatever display the host has
     from ..reports.html import write_report
     from ..storages import load_existing_study
 

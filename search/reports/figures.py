@@ -16,17 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
+import optuna
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from optuna.trial import TrialState
 
-matplotlib.use("Agg")  # no display on servers and CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import optuna  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from optuna.trial import TrialState  # noqa: E402
-
-from ..fileio import atomic_path  # noqa: E402
-from ..training import plots  # noqa: E402
+from ..fileio import atomic_path
+from ..training import plots
 
 ACCURACY_VS_TIME = "accuracy_vs_time.png"
 ACCURACY_VS_PARAMS = "accuracy_vs_params.png"
@@ -42,10 +40,9 @@ _FRONT_COLOUR = "tab:red"
 _LOG_SCALE_RATIO = 20  # costs spanning more than this factor get a log axis
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> Path:
+def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
     return Path(path)
 
 
@@ -90,9 +87,9 @@ def accuracy_vs_cost(board: pd.DataFrame, cost: str, xlabel: str, path: str | os
     x = rows[cost].astype(float).to_numpy()
     y = rows["val_accuracy_mean"].astype(float).to_numpy()
     err = rows["val_accuracy_std"].astype(float).fillna(0.0).to_numpy()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plots.subplots(figsize=(6.4, 4.4))
     variants = list(dict.fromkeys(rows["variant"]))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, variant in enumerate(variants):
         mask = (rows["variant"] == variant).to_numpy()
         ax.errorbar(x[mask], y[mask], yerr=err[mask], fmt="o", ms=6, capsize=3, alpha=0.8,
@@ -143,7 +140,7 @@ def learning_curves(curves: Sequence[tuple[str, Sequence[dict[str, Any]]]], path
         return None
     kind = "validation" if split else "training"
     with_loss = any(f"{split}loss" in h for _, h in usable)
-    fig, axes = plt.subplots(1, 2 if with_loss else 1, figsize=(11 if with_loss else 6.4, 4.2), squeeze=False)
+    fig, axes = plots.subplots(1, 2 if with_loss else 1, figsize=(11 if with_loss else 6.4, 4.2), squeeze=False)
     panels = [(f"{split}accuracy", f"{kind} accuracy"), (f"{split}loss", f"{kind} loss")][: 2 if with_loss else 1]
     for ax, (column, name) in zip(axes[0], panels, strict=True):
         for label, h in usable:
@@ -176,19 +173,25 @@ def varied_params(study: optuna.Study) -> list[str]:
 
 def _optuna_figure(draw: Any, path: str | os.PathLike[str], what: str, notes: list[str] | None,
                    size: tuple[float, float]) -> Path | None:
-    # Optuna's matplotlib plots are experimental and switch the global style to ggplot:
-    # silence the warning and keep the style change local.
+    # Optuna's matplotlib plots are experimental, draw through pyplot (with the backend in use: the
+    # CLI's is Agg) and switch the global style to ggplot: silence the warning, keep the style change
+    # local, and close what they opened, so that a notebook is left as it was.
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
     try:
-        with warnings.catch_warnings(), plt.rc_context():
+        with warnings.catch_warnings(), matplotlib.rc_context():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             ax = draw()
             fig = ax.figure
             fig.set_size_inches(*size)
             return _save(fig, path)
     except Exception as exc:  # Optuna cannot compute it for this study: say so, keep the report
-        plt.close("all")
         _note(notes, f"{what} not drawn: Optuna could not compute it ({type(exc).__name__}: {exc})")
         return None
+    finally:
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
 
 
 def optimization_history(study: optuna.Study, path: str | os.PathLike[str],

@@ -17,7 +17,6 @@ import numpy as np
 import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
-from scipy import stats
 
 from .. import records
 from ..errors import ConfigError
@@ -175,6 +174,8 @@ def _compare(a: Any, seeds_a: Any, design_a: Any, b: Any, seeds_b: Any, design_b
 
 def paired_t(a: Sequence[float], b: Sequence[float]) -> float:
     """Two-sided p of the paired t-test (identical differences: 1 if all zero, else 0)."""
+    from scipy import stats  # here, not at the top: scipy.stats takes longer to import than a leaderboard
+
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if np.allclose(diff, diff[0]):  # identical spreads: the t statistic is undefined
         return 1.0 if np.allclose(diff, 0) else 0.0
@@ -188,6 +189,8 @@ def corrected_resampled_t(a: Sequence[float], b: Sequence[float], n_train: int, 
     run differences ``d``, with J - 1 degrees of freedom; the ``n_val/n_train``
     term accounts for the runs' overlapping training sets.
     """
+    from scipy import stats
+
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if np.allclose(diff, diff[0]):
         return 1.0 if np.allclose(diff, 0) else 0.0
@@ -200,30 +203,3 @@ def _ordered_columns(frame: pd.DataFrame) -> list[str]:
     hp = [c for c in frame.columns if c.startswith("hp_")]
     lead = ["rank", "variant", *hp]
     return lead + [c for c in COLUMNS if c not in lead and c in frame.columns] + ["_scores", "_seeds", "_design"]
-
-
-INT_COLUMNS = ("rank", "params", "total_params", "epochs", "batch_size", "n", "image_epochs", "n_complete",
-               "n_pruned", "n_skipped", "n_failed", "trial")
-
-
-def display_frame(board: pd.DataFrame) -> pd.DataFrame:
-    """The board as strings for a terminal or Markdown: integers as integers, gaps as '-'.
-
-    Columns with no value at all (e.g. test accuracy in a grid study) are left
-    out here; the CSV keeps every column so its layout never changes.
-    """
-    shown = board.dropna(axis=1, how="all")
-    out = pd.DataFrame(index=shown.index)
-    for column in shown.columns:
-        out[column] = [_cell(v, column in INT_COLUMNS) for v in shown[column]]
-    return out
-
-
-def _cell(value: Any, integer: bool) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "-"
-    if integer:
-        return f"{int(value):,}" if not isinstance(value, str) else value
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
-    return str(value)

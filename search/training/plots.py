@@ -1,30 +1,38 @@
-"""The PNG figures of a training run (what the seed notebooks plotted by hand)."""
+"""The PNG figures of a training run (what the seed notebooks plotted by hand).
+
+Figures are ``matplotlib.figure.Figure`` objects, not pyplot's: writing a PNG
+needs no backend, so importing this module leaves the user's (a notebook's
+inline one, say) alone and nothing is left open in pyplot's list of figures.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # no display on servers and CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from ..fileio import atomic_path  # noqa: E402
+from ..fileio import atomic_path
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> None:
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **kwargs: Any) -> tuple[Figure, Any]:
+    """``pyplot.subplots`` without pyplot: a figure of its own, drawn by Agg when saved."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
 
 
 def learning_curves(history: pd.DataFrame, path: str | os.PathLike[str], title: str = "") -> None:
     """Loss and accuracy per epoch, training against validation."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = subplots(1, 2, figsize=(10, 4))
     epochs = history["epoch"]
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         ax.plot(epochs, history[metric], "o-", label=f"training {metric}")
@@ -43,7 +51,7 @@ def confusion_matrix(cm: np.ndarray, class_names: Sequence[str], path: str | os.
     """Counts with the row-normalised rate as colour, so rare errors stay visible."""
     rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     n = len(class_names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * n, 0.8 + 0.7 * n))
+    fig, ax = subplots(figsize=(1.0 + 0.75 * n, 0.8 + 0.7 * n))
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(n), class_names, rotation=45, ha="right")
     ax.set_yticks(range(n), class_names)
@@ -63,7 +71,7 @@ def prediction_examples(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarr
     """A row of correctly and a row of incorrectly classified test images."""
     correct = np.flatnonzero(y_true == y_pred)[:per_kind]
     wrong = np.flatnonzero(y_true != y_pred)[:per_kind]
-    fig, axes = plt.subplots(2, per_kind, figsize=(1.6 * per_kind, 4.2), squeeze=False)
+    fig, axes = subplots(2, per_kind, figsize=(1.6 * per_kind, 4.2), squeeze=False)
     for row, (label, indices) in enumerate((("correct", correct), ("incorrect", wrong))):
         for col in range(per_kind):
             ax = axes[row][col]

@@ -41,7 +41,7 @@ class FitOptions(Settings):
         """Early stopping on the validation accuracy (only when there is a validation split)."""
         if self.early_stopping_patience is None or not validating:
             return []
-        from .options import RestoreBestEpoch  # Keras: only when a run trains
+        from .stopping import RestoreBestEpoch  # Keras: only when a run trains
 
         return [RestoreBestEpoch(self.early_stopping_patience)]
 

@@ -9,17 +9,20 @@ into one sentence naming the layer and the map size.
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import keras
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    import keras
 
 
 class Stack:
     """A functional-API chain that refuses layers whose output would be empty."""
 
     def __init__(self, variant: str, input_shape: tuple[int, ...] = (28, 28, 1)) -> None:
+        import keras  # here, not at the top: the zoo's declarations must not start a backend
+
         self.variant = variant
         self.inputs = keras.Input(shape=input_shape, name="image")
         self.x = self.inputs
@@ -42,6 +45,8 @@ class Stack:
         return self
 
     def model(self) -> keras.Model:
+        import keras
+
         return keras.Model(self.inputs, self.x, name=self.variant)
 
     def _collapse_message(self, layer: keras.layers.Layer, shape: tuple[Any, ...]) -> str:

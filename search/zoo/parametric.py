@@ -15,16 +15,15 @@ network, so they act only during ``fit``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
-from keras import layers
-
-from .augmentation import augmentation_layers
 from .common import dropout_param, optimizer_params
 from .hparams import ACTIVATIONS, Bool, Choice, Float, HParam, Int
 from .layers import Stack
 from .registry import register
+
+if TYPE_CHECKING:
+    import keras
 
 MAX_BLOCKS = 4
 _DEFAULT_FILTERS = (32, 64, 128, 128)
@@ -70,6 +69,10 @@ _AUGMENT: dict[str, HParam] = {
     batch_size=64,
 )
 def cnn(hp: dict[str, Any]) -> keras.Model:
+    from keras import layers  # here, not at the top: declaring variants must not start a backend
+
+    from .augmentation import augmentation_layers
+
     stack = Stack("cnn").extend(augmentation_layers(hp["augment_translate"], hp["augment_flip"],
                                                     hp["augment_cutout"]))
     gap = hp["head"] == "gap"
@@ -98,6 +101,8 @@ BN_MOMENTUM = 0.9
 
 def _conv(hp: dict[str, Any], filters: int, separable: bool) -> list[keras.layers.Layer]:
     """One conv; with batch norm it is conv (no bias: BN's shift replaces it) -> BN -> activation."""
+    from keras import layers
+
     kind = layers.SeparableConv2D if separable else layers.Conv2D
     if not hp["batch_norm"]:
         return [kind(filters, hp["kernel"], activation=hp["activation"], padding=hp["padding"])]

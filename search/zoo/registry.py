@@ -12,18 +12,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import keras
-
 from ..errors import ConfigError
 from .hparams import HParam, HParamSpace
 from .layers import total_params, trainable_params
-from .preprocessing import with_preprocessing
 from .training_recipe import compile_classifier
 
 if TYPE_CHECKING:
+    import keras
+
     from ..data.normalization import PixelNormalization
 
-Builder = Callable[[dict[str, Any]], keras.Model]
+Builder = Callable[[dict[str, Any]], "keras.Model"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +109,8 @@ def build_model(name: str, hparams: Mapping[str, Any] | None = None, *, compile:
     values = variant.resolve(hparams)
     model = variant.build(values)
     if normalization is not None:
+        from .preprocessing import with_preprocessing  # Keras layers: only when a model is built
+
         model = with_preprocessing(model, normalization)
     if compile:
         compile_classifier(model, values, variant.optimizer_rates, total_steps, **(compile_options or {}))

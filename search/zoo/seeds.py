@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from keras import layers
-
 from .common import dropout_param, num_classes_param, optimizer_params
 from .hparams import ACTIVATIONS, Choice, Float, Int
 from .layers import Stack
@@ -26,6 +24,8 @@ _DATACAMP_DROPOUT = (0.25, 0.25, 0.4, 0.3)
 
 
 def _datacamp(name: str, hp: dict[str, Any], dropout: tuple[float, ...] | None) -> Any:
+    from keras import layers  # here, not at the top: declaring variants must not start a backend
+
     stack = Stack(name)
     for i, filters in enumerate((32, 64, 128)):
         stack.extend([
@@ -73,6 +73,8 @@ def datacamp_dropout(hp: dict[str, Any]) -> Any:
               **optimizer_params("nadam"),
           }, epochs=20, batch_size=32, optimizer_rates=TF1_KERAS_RATES)
 def grid50k(hp: dict[str, Any]) -> Any:
+    from keras import layers
+
     act, k = hp["activation"], hp["kernel"]
     second = hp["dropout_rate"] if hp["dropout_rate_2"] is None else hp["dropout_rate_2"]
 
@@ -94,6 +96,8 @@ def grid50k(hp: dict[str, Any]) -> Any:
 
 
 def _seed003_block(stack: Stack, filters: int, convs: int, batch_norm: bool, dropout: float) -> None:
+    from keras import layers
+
     for _ in range(convs):
         stack.add(layers.Conv2D(filters, (3, 3), activation="relu", padding="same"))
         if batch_norm:
@@ -105,6 +109,8 @@ def _seed003_block(stack: Stack, filters: int, convs: int, batch_norm: bool, dro
 
 def _seed003(name: str, blocks: tuple[int, ...], convs: int, dense: tuple[int, ...],
              batch_norm: bool, dropout: float) -> Any:
+    from keras import layers
+
     stack = Stack(name)
     for filters in blocks:
         _seed003_block(stack, filters, convs, batch_norm, dropout)
@@ -157,6 +163,8 @@ _S4 = "seed 004 (Q2 CNNs); the report trained on 5 classes"
 @register("m1", summary="1 valid conv (32) + pool + dropout 0.2, dense 64", source=_S4,
           hparams={**num_classes_param(), **optimizer_params()}, epochs=50, batch_size=512)
 def model_m1(hp: dict[str, Any]) -> Any:
+    from keras import layers
+
     return Stack("m1").extend([
         layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)), layers.Dropout(0.2),
         layers.Flatten(), layers.Dense(64, activation="relu"),
@@ -167,6 +175,8 @@ def model_m1(hp: dict[str, Any]) -> Any:
 @register("m3", summary="3 valid conv (32/64/128) with pooling and dropout, dense 128", source=_S4,
           hparams={**num_classes_param(), **optimizer_params()}, epochs=50, batch_size=256)
 def model_m3(hp: dict[str, Any]) -> Any:
+    from keras import layers
+
     return Stack("m3").extend([
         layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)), layers.Dropout(0.2),
         layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)), layers.Dropout(0.2),
@@ -180,6 +190,8 @@ def model_m3(hp: dict[str, Any]) -> Any:
           source=_S4 + "; the report's best model", hparams={**num_classes_param(), **optimizer_params()},
           epochs=30, batch_size=256)
 def model_m4(hp: dict[str, Any]) -> Any:
+    from keras import layers
+
     def conv(filters: int) -> list[layers.Layer]:
         return [layers.Conv2D(filters, (3, 3), padding="same", activation="relu"), layers.BatchNormalization()]
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
-
-import keras
+from typing import TYPE_CHECKING, Any
 
 from .hparams import OPTIMIZERS, Choice, Float, HParam
+
+if TYPE_CHECKING:
+    import keras
 
 SCHEDULES = ("constant", "cosine", "warmup_cosine")
 
@@ -69,6 +70,8 @@ def base_rate(hp: Mapping[str, Any], defaults: Mapping[str, float]) -> float:
 def make_optimizer(hp: Mapping[str, Any], defaults: Mapping[str, float],
                    total_steps: int | None = None) -> keras.optimizers.Optimizer:
     """The optimizer of ``hp`` with its schedule spanning ``total_steps`` (needed unless constant)."""
+    import keras  # here, not at the top: the recipe's declarations must not start a backend
+
     rate = learning_rate(hp, base_rate(hp, defaults), total_steps)
     kwargs: dict[str, Any] = {"learning_rate": rate}
     if hp.get("weight_decay") is not None:
@@ -83,6 +86,8 @@ def learning_rate(hp: Mapping[str, Any], peak: float, total_steps: int | None) -
         return peak
     if not total_steps or total_steps < 1:
         raise ValueError(f"lr_schedule {schedule!r} needs the run's total steps")
+    import keras
+
     if schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(peak, decay_steps=total_steps)
     warmup = min(int(math.ceil(float(hp.get("warmup", 0.1)) * total_steps)), total_steps - 1)
@@ -93,30 +98,11 @@ def learning_rate(hp: Mapping[str, Any], peak: float, total_steps: int | None) -
 def make_loss(hp: Mapping[str, Any]) -> Any:
     """Sparse cross-entropy (the seeds' one-hot cross-entropy on integer labels), optionally smoothed."""
     smoothing = float(hp.get("label_smoothing") or 0.0)
-    return SmoothedSparseCrossentropy(smoothing) if smoothing else "sparse_categorical_crossentropy"
+    if not smoothing:
+        return "sparse_categorical_crossentropy"
+    from .losses import SmoothedSparseCrossentropy
 
-
-@keras.saving.register_keras_serializable(package="cnn_search")
-class SmoothedSparseCrossentropy(keras.losses.Loss):
-    """Cross-entropy with label smoothing on integer labels.
-
-    Keras's sparse cross-entropy has no ``label_smoothing``; this one-hot
-    encodes the labels in the graph and uses the categorical loss, so the
-    data pipeline keeps integer labels whatever the loss.
-    """
-
-    def __init__(self, label_smoothing: float = 0.0, name: str = "smoothed_sparse_crossentropy",
-                 **kwargs: Any) -> None:
-        super().__init__(name=name, **kwargs)
-        self.label_smoothing = float(label_smoothing)
-
-    def call(self, y_true: Any, y_pred: Any) -> Any:
-        classes = keras.ops.shape(y_pred)[-1]
-        labels = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), classes)
-        return keras.losses.categorical_crossentropy(labels, y_pred, label_smoothing=self.label_smoothing)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+    return SmoothedSparseCrossentropy(smoothing)
 
 
 def compile_classifier(model: keras.Model, hp: Mapping[str, Any], defaults: Mapping[str, float],

@@ -9,16 +9,16 @@ what parameter counting and the tests use.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import keras
-from keras import layers
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .common import dropout_param, num_classes_param, optimizer_params
 from .hparams import Int
 from .hparams import Path as PathParam
 from .registry import register
+
+if TYPE_CHECKING:
+    import keras
 
 
 @register(
@@ -36,6 +36,9 @@ from .registry import register
     batch_size=256,
 )
 def resnet50(hp: dict[str, Any]) -> keras.Model:
+    import keras  # here, not at the top: declaring variants must not start a backend
+    from keras import layers
+
     weights = _weights_file(hp["weights"])
     inputs = keras.Input(shape=(28, 28, 1), name="image")
     padded = layers.ZeroPadding2D(padding=2)(inputs)
