@@ -19,6 +19,7 @@ _EXPORTS = {
     "CnnSearchError": "errors", "ConfigError": "errors", "DataError": "errors",
     "DataOptions": "data", "Dataset": "data", "load_dataset": "data", "CLASS_NAMES": "data",
     "build_model": "zoo", "count_params": "zoo", "get_variant": "zoo", "list_variants": "zoo",
+    "load_model": "zoo.saved",
     "TrainConfig": "training", "TrainResult": "training", "train": "training", "write_run": "training",
     "RunOptions": "runner", "resolve_space": "runner", "run_search": "runner",
     "leaderboard": "reports.leaderboard", "write_report": "reports.html",

@@ -219,6 +219,25 @@ def test_the_saved_model_predicts_from_raw_pixels(tmp_path, data_dir):
     assert norm["constant_pixels"] > 0, "800 images leave some always-black pixels: they must not blow up"
 
 
+def test_a_saved_recipe_model_loads_in_a_fresh_process(tmp_path, data_dir):
+    """Label smoothing and cutout are custom Keras objects, registered only when imported."""
+    import subprocess
+    import sys
+
+    from search.training import write_run
+
+    config = TrainConfig("cnn", {"blocks": 1, "filters_1": 8, "dense_units": 16, "label_smoothing": 0.1,
+                                 "augment_cutout": 0.2}, epochs=1, batch_size=64, data=DataOptions(subset=1000))
+    result = train(config, data_dir=data_dir, verbose=False)
+    write_run(result, tmp_path)
+    code = ("import sys, numpy as np, search\n"
+            f"model = search.load_model({str(tmp_path / 'model.keras')!r})\n"
+            "print(type(model.loss).__name__, 'RandomCutout' in model.to_json())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["SmoothedSparseCrossentropy", "True"]
+
+
 def test_evaluate_test_false_leaves_no_test_figures_and_skips_the_test_pass(tiny_data, monkeypatch):
     import keras
 
