@@ -28,7 +28,8 @@ FILES = sorted(p.name for p in SEEDS_DIR.glob("*.toml"))
 
 # The fastest model of each file (README's throughput table), and what a tiny run must change:
 # a grid's other points go, and ResNet50's ImageNet weights file is not on the test machines.
-CHEAPEST = {"seed000.toml": "datacamp", "seed001.toml": "grid50k", "seed001-grid.toml": "grid50k",
+CHEAPEST = {"seed000.toml": "datacamp", "seed001.toml": "grid50k", "seed001-nadam.toml": "grid50k",
+            "seed001-grid.toml": "grid50k",
             "seed003.toml": "1A", "seed004.toml": "m1", "seed004-resnet50.toml": "resnet50"}
 
 
@@ -69,6 +70,15 @@ def test_seed001_is_the_final_model_with_dropout_02_04_adadelta_at_rate_1():
     assert param_count("grid50k", s.fixed).trainable == 47_582
     variant = get_variant("grid50k")
     assert base_rate(variant.resolve(s.fixed), variant.optimizer_rates) == 1.0, "TF1 Keras's 'Adadelta'"
+
+
+def test_seed001_nadam_differs_from_seed001_in_the_optimizer_only():
+    adadelta, nadam = space("seed001.toml"), space("seed001-nadam.toml")
+    assert nadam.fixed == {**adadelta.fixed, "optimizer": "nadam"}
+    assert (nadam.data, nadam.validation, points("seed001-nadam.toml")) == (
+        adadelta.data, adadelta.validation, points("seed001.toml"))
+    variant = get_variant("grid50k")
+    assert base_rate(variant.resolve(nadam.fixed), variant.optimizer_rates) == 0.002, "TF1 Keras's 'nadam'"
 
 
 def test_seed001_grid_is_the_reports_24_point_grid_on_its_44500_images():
