@@ -216,6 +216,21 @@ def test_evaluate_test_false_leaves_no_test_figures(engine, tmp_path, small_data
     assert len(small_data.x_test) not in predicted, "the test images were never run through a model"
 
 
+def test_an_optuna_trial_trains_with_its_spaces_normalisation(tmp_path, data_dir):
+    # Trials once read the normalisation from a default TrainConfig: seed 001's "standardize" ran on x / 255.
+    from search.training import TrainConfig, train
+
+    s = space(epochs=1, search={"filters_1": [4]}, data={"subset": 600, "normalize": "standardize"},
+              validation={"evaluate_test": False})
+    data = load_dataset(s.data_options(), data_dir=data_dir)
+    [trial] = run_study(s, storage(tmp_path), data, ParamCounter()).get_trials(states=(TrialState.COMPLETE,))
+    assert trial.user_attrs["normalization"] == "standardize"
+    config = TrainConfig("cnn", {**TINY, "filters_1": 4}, epochs=1, batch_size=128, seed=0, data=s.data_options(),
+                         evaluate_test=False)
+    direct = train(config, dataset=data, verbose=False)
+    assert trial.value == pytest.approx(direct.metrics["val"]["accuracy"], abs=1e-6), "the same run as train()"
+
+
 def test_each_fold_is_normalised_with_its_own_training_part_only(small_data):
     from search.engines.evaluation import evaluate_configuration
 

@@ -63,7 +63,7 @@ def evaluate_configuration(
             if runs:  # between runs only: the caller releases after the last (a release costs ~0.3 s)
                 release_memory()
             config = TrainConfig(variant, hparams, epochs=epochs, batch_size=batch_size, seed=seed + repeat,
-                                 fit=fit or FitOptions(), evaluate_test=evaluate_test)
+                                 data=data.options, fit=fit or FitOptions(), evaluate_test=evaluate_test)
             watchers = [*callbacks, *(first_run_callbacks if not runs else ())]
             try:
                 result = train(config, dataset=data, verbose=False, callbacks=watchers)

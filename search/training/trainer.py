@@ -100,8 +100,12 @@ def train(
 
     Pass ``dataset`` to reuse arrays already in memory (searches load once per
     process); otherwise the data is loaded with ``config.data``. The input
-    normalisation is fitted on the images the model trains on (the training
-    split, or train + validation for ``full_train``) and built into the model.
+    normalisation is the dataset's own (``dataset.options.normalize``, what the
+    space asked for), not ``config.data``'s: a search passes its dataset with a
+    default config, and reading the config once trained every Optuna trial of a
+    "standardize" space on x / 255. It is fitted on the images the model trains
+    on (the training split, or train + validation for ``full_train``) and built
+    into the model.
     With early stopping, every reported figure comes from the restored epoch.
     The training arrays go to the GPU once where the backend allows
     (:mod:`.placement`; ``data_on_device`` forces it, also on a CPU, for tests).
@@ -110,7 +114,7 @@ def train(
     if dataset is None:
         dataset = load_dataset(options, data_dir=data_dir)
     x, y, validation = _fit_data(dataset, config.full_train)
-    normalization = fit_normalization(options.normalize, x, "train+val" if config.full_train else "train")
+    normalization = fit_normalization(dataset.options.normalize, x, "train+val" if config.full_train else "train")
     seed_everything(config.seed, deterministic=config.fit.deterministic)
     with precision(config.fit.precision):
         model = build_model(config.variant, hparams, compile_options=config.fit.compile_kwargs(),
