@@ -57,7 +57,7 @@ SPACES = {s.file: s for s in (
     SeedSpace("seed001-nadam.toml", "CPU, about 25 min on 2 cores"),
     SeedSpace("seed001-grid.toml", "CPU, about 5 h on 2 cores"),
     SeedSpace("seed003.toml", "GPU job; about 24 h on 2 CPU cores"),
-    SeedSpace("seed004.toml", "CPU, about 80 min on 2 cores"),
+    SeedSpace("seed004.toml", "CPU, about 2.5 h on 2 cores"),
     SeedSpace("seed004-resnet50.toml", "GPU job, needs the ImageNet weights file; about 24 h on 2 CPU cores"),
 )}
 
