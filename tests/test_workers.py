@@ -121,6 +121,23 @@ def test_workers_share_a_grid_and_a_killed_workers_trial_is_retried_once(kind, w
         assert "cnn:***@127.0.0.1" in stdout + stderr
 
 
+def test_a_claimed_trial_beats_and_names_its_host_before_its_worker(tmp_path, monkeypatch):
+    # A SIGKILL between these writes once left a trial naming a worker with no host and no heartbeat: RUNNING forever.
+    from search.execution import loop
+    from search.execution.recovery import HOST_ATTR
+
+    space = validate_space_dict({"study": "order", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
+                                 "search": {"filters_1": [4]}, "optuna": {"sampler": "grid"}})
+    study = open_study(space, open_storage(str(tmp_path / "o.journal"), "order", tmp_path, Heartbeat(interval=1)))
+    assert top_up(study, space) == 1
+    writes: list[str] = []
+    monkeypatch.setattr(loop, "beat_once", lambda storage, tid: writes.append("beat"))
+    original = optuna.Trial.set_user_attr
+    monkeypatch.setattr(optuna.Trial, "set_user_attr", lambda self, k, v: writes.append(k) or original(self, k, v))
+    trial = loop._take(study, loop.LoopOptions(trial_attrs={"device": "cpu"}))
+    assert trial is not None and writes[0] == "beat" and writes[-2:] == [HOST_ATTR, WORKER_ATTR]
+
+
 @pytest.mark.smoke
 @pytest.mark.parametrize("kind", ["journal", "postgres"])
 def test_a_silent_heartbeat_fails_the_trial_and_queues_one_retry(kind, tmp_path, request):

@@ -78,7 +78,12 @@ def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
     """Claim a trial and mark it this worker's, as one step a Ctrl-C cannot split.
 
     A trial claimed but not yet marked has no owner and no heartbeat, so no
-    other worker could tell that it was abandoned.
+    other worker could tell that it was abandoned. The first heartbeat comes
+    before the owner, and the owner's host before its name: a worker killed
+    between two of these writes (SIGKILL is not deferred) leaves either an
+    unowned trial, failed once the grace period passes, or an owned one with a
+    heartbeat and a host, never an owner that nothing can judge (a CI run once
+    waited for such a trial for ten minutes).
     """
     interrupts.raise_if_requested()  # a Ctrl-C swallowed during the last trial stops the worker here
     if (not options.open_ended and target_reached(study)) or compute_exhausted(study):
@@ -86,9 +91,9 @@ def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
     with sigint_deferred() as interrupted:
         trial = new_trial(study) if options.open_ended else claim(study)
         if trial is not None:
-            for key, attr in {**worker_attrs(), **options.trial_attrs}.items():
-                trial.set_user_attr(key, attr)
             beat_once(study_storage(study), trial_id(trial))
+            for key, attr in {**options.trial_attrs, **worker_attrs()}.items():  # the owner's name last
+                trial.set_user_attr(key, attr)
     if interrupted:
         if trial is not None:
             requeue(study, trial, "interrupted (Ctrl-C) before it started")

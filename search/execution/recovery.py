@@ -77,8 +77,11 @@ def host_identity() -> str | None:
 
 
 def worker_attrs() -> dict[str, Any]:
-    """What a worker records on a trial it claims, so that others can tell whether it still runs."""
-    return {WORKER_ATTR: worker_id(), HOST_ATTR: host_identity()}
+    """What a worker records on a trial it claims, so that others can tell whether it still runs.
+
+    In writing order: the host first, so a trial that names its worker also says where it ran.
+    """
+    return {HOST_ATTR: host_identity(), WORKER_ATTR: worker_id()}
 
 
 def recover(study: optuna.Study) -> list[int]:
