@@ -106,7 +106,8 @@ def test_workers_share_a_grid_and_a_killed_workers_trial_is_retried_once(kind, w
     assert killed.state == TrialState.FAIL and "died during the trial" in killed.user_attrs["reason"]
     retries = [t for t in study.trials if t.user_attrs.get("retry_of") == victim.number]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
-    assert retries[0].params == killed.params or not killed.params
+    # the same grid point; the victim may die before or while it suggests (some of) its parameters
+    assert killed.params.items() <= retries[0].params.items()
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     assert sorted((t.params["filters_1"], t.params["activation"]) for t in complete) == GRID_POINTS
     assert [t.number for t in study.get_trials(states=(TrialState.FAIL,))] == [victim.number]
