@@ -101,9 +101,9 @@ def train(
     Pass ``dataset`` to reuse arrays already in memory (searches load once per
     process); otherwise the data is loaded with ``config.data``. The input
     normalisation is the dataset's own (``dataset.options.normalize``, what the
-    space asked for), not ``config.data``'s: a search passes its dataset with a
-    default config, and reading the config once trained every Optuna trial of a
-    "standardize" space on x / 255. It is fitted on the images the model trains
+    space asked for), not ``config.data``'s: a caller that passes a dataset with a
+    default config still gets the dataset's (reading the config once trained
+    every Optuna trial of a "standardize" space on x / 255). It is fitted on the images the model trains
     on (the training split, or train + validation for ``full_train``) and built
     into the model.
     With early stopping, every reported figure comes from the restored epoch.
