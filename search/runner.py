@@ -25,6 +25,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from . import interrupts
 from .data import load_dataset
 from .errors import ConfigError
 from .execution import run_study
@@ -220,19 +221,29 @@ def _run_pool(study: optuna.Study, space: Space, options: RunOptions, slots: lis
     study.set_user_attr("device", f"{len(slots)} local workers: " + ", ".join(s.device for s in slots))
     study.set_user_attr("backend", backend_name())  # the workers inherit KERAS_BACKEND from this process
     watcher = TrialWatcher(study, reporter)
+    # Ctrl-C is acted on between two looks at the pool, never inside one: a KeyboardInterrupt raised
+    # inside Popen.poll() can leave the Popen's lock held, and the wait for that worker would never end;
+    # one raised while the workers start would leave those already started running, unwatched.
+    with interrupts.sigint_deferred() as stop:
+        _supervise(pool, watcher, stream, study, grace, options.poll_interval, stop)
+    if stop:
+        raise KeyboardInterrupt
+
+
+def _supervise(pool: LocalPool, watcher: TrialWatcher, stream: TextIO, study: optuna.Study, grace: int,
+               poll_interval: float, stop: list[int]) -> None:
+    """Start the pool and watch it until every worker ends, or until ``stop`` (a signal) fills."""
     for worker in pool.start():
         print(f"started {worker.describe()}; log: {worker.log}", file=stream, flush=True)
-    try:
-        while True:
-            _watch(pool, watcher, stream, study, grace)
-            if not pool.running():
-                break
-            time.sleep(options.poll_interval)
-    except KeyboardInterrupt:
-        print("stopping the workers (each re-queues its running trial) ...", file=stream, flush=True)
-        pool.interrupt()
-        _watch(pool, watcher, stream)
-        raise
+    while not stop:
+        _watch(pool, watcher, stream, study, grace)
+        if not pool.running():
+            return
+        time.sleep(poll_interval)
+    print("stopping the workers (each re-queues its running trial; Ctrl-C again kills them) ...",
+          file=stream, flush=True)
+    pool.interrupt(hurry=lambda: len(stop) > 1)
+    _watch(pool, watcher, stream)
 
 
 def _watch(pool: LocalPool, watcher: TrialWatcher, stream: TextIO, study: optuna.Study | None = None,

@@ -105,3 +105,39 @@ def test_a_worker_whose_ctrl_c_was_swallowed_records_its_trial_and_claims_no_mor
     states = sorted(t.state.name for t in study.trials)
     assert states == ["COMPLETE", "WAITING", "WAITING"], "the finished trial kept, the rest left queued"
     assert not study.get_trials(states=(TrialState.RUNNING,))
+
+
+def test_a_trial_that_fails_after_a_swallowed_ctrl_c_is_requeued_not_failed_for_good(tmp_path, handlers):
+    """The half-traced step Keras leaves behind raises something else; the trial is the interrupt's, not bad."""
+    space = validate_space_dict({"study": "broken", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
+                                 "search": {"filters_1": [4, 6]}, "optuna": {"sampler": "grid"}})
+    study = open_study(space, open_storage(None, "broken", tmp_path))
+    top_up(study, space)
+
+    def objective(trial):
+        trial.suggest_categorical("filters_1", [4, 6])
+        interrupts.request()  # swallowed ...
+        raise AttributeError("'NoneType' object has no attribute 'shape'")  # ... and what followed from it
+
+    with pytest.raises(KeyboardInterrupt):
+        work(study, objective)
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    assert len(failed) == 1 and failed[0].user_attrs["interrupted"] is True
+    assert "status" not in failed[0].user_attrs, "not recorded as a failing configuration"
+    retries = [t for t in study.trials if t.user_attrs.get("retry_of") == failed[0].number]
+    assert len(retries) == 1 and retries[0].state == TrialState.WAITING
+
+
+def test_a_failing_trial_without_a_ctrl_c_is_recorded_and_the_worker_goes_on(tmp_path, handlers):
+    space = validate_space_dict({"study": "fails", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
+                                 "search": {"filters_1": [4, 6]}, "optuna": {"sampler": "grid"}})
+    study = open_study(space, open_storage(None, "fails", tmp_path))
+    top_up(study, space)
+
+    def objective(trial):
+        trial.suggest_categorical("filters_1", [4, 6])
+        raise ValueError("bad configuration")
+
+    assert work(study, objective) == 2
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert all("bad configuration" in t.user_attrs["reason"] for t in study.trials)

@@ -26,6 +26,8 @@ from search.storages import Heartbeat, open_storage
 from search.storages.heartbeat import beating
 from search.study import open_study
 from search.study.queue import claim, planned_params, top_up
+from search.workers.devices import Slot
+from search.workers.pool import LocalPool, PoolConfig, WorkerProcess
 
 GRID_SPACE = """
 study = "{study}"
@@ -169,16 +171,20 @@ def test_run_with_two_workers_stops_on_ctrl_c_and_resumes_to_the_exact_count(tmp
             "5", "--test-subset", "500", "--results-dir", str(tmp_path), "--data-dir", str(data_dir)]
     proc = subprocess.Popen(cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env(data_dir))
+    seen = []
     for line in proc.stderr:  # one display for both workers: interrupt once the first trial is reported
+        seen.append(line)
         if line.startswith("trial "):
             break
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=300)
+    _, rest = proc.communicate(timeout=300)
+    stderr = "".join(seen) + rest
     assert proc.returncode == 130, stderr
     assert "resume with: cnn-search run spaces/quickstart.toml" in stderr and "Traceback" not in stderr
     study = load("quickstart", None, tmp_path)
     interrupted = [t for t in study.trials if t.state == TrialState.FAIL]
-    assert interrupted and all(t.user_attrs["interrupted"] for t in interrupted)
+    assert interrupted and all(t.user_attrs.get("interrupted") for t in interrupted), \
+        [(t.number, t.user_attrs) for t in interrupted]
     assert not study.get_trials(states=(TrialState.RUNNING,)), "every worker re-queued its trial"
 
     resumed = subprocess.run(cli(*args), capture_output=True, text=True, timeout=600, env=env(data_dir))
@@ -341,3 +347,20 @@ def test_a_trial_killed_between_two_suggestions_is_retried_with_its_whole_grid_p
     half = study.trials[trial.number]
     assert half.params == {"filters_1": point["filters_1"]}
     assert planned_params(half) == point, "the retry must run the whole grid point, not a re-sampled half"
+
+
+STUBBORN = ("import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); "
+            "time.sleep(120)")
+
+
+@pytest.mark.parametrize("grace, hurry, within", [(1.0, False, 10.0), (60.0, True, 10.0)])
+def test_stopping_the_pool_kills_a_worker_that_ignores_ctrl_c_after_the_grace_or_a_second_ctrl_c(
+        tmp_path, grace, hurry, within):
+    config = PoolConfig(study="s", storage=str(tmp_path / "j"), results_dir=tmp_path, log_dir=tmp_path)
+    pool = LocalPool(config, [])
+    proc = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    pool.workers.append(WorkerProcess(1, Slot(gpu=None), tmp_path / "log", proc))
+    start = time.monotonic()
+    pool.interrupt(grace=grace, hurry=lambda: hurry)
+    assert proc.returncode == -signal.SIGKILL and time.monotonic() - start < within

@@ -29,7 +29,7 @@ from ..study.queue import claim, new_trial
 from ..study.study import compute_exhausted, target_reached
 from .recovery import recover, worker_attrs
 from .settings import recovery_settings
-from .trial import Objective, requeue, run_trial, sigint_deferred
+from .trial import Objective, requeue, run_trial
 
 TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
 
@@ -88,7 +88,7 @@ def _take(study: optuna.Study, options: LoopOptions) -> optuna.Trial | None:
     interrupts.raise_if_requested()  # a Ctrl-C swallowed during the last trial stops the worker here
     if (not options.open_ended and target_reached(study)) or compute_exhausted(study):
         return None
-    with sigint_deferred() as interrupted:
+    with interrupts.sigint_deferred() as interrupted:
         trial = new_trial(study) if options.open_ended else claim(study)
         if trial is not None:
             beat_once(study_storage(study), trial_id(trial))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -50,32 +49,44 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective,
     ``time_limit`` seconds the trial is failed and this process exits
     (:func:`watchdog`).
     """
-    value: float | None = None
-    state = TrialState.FAIL
-    with beating(study_storage(study), trial_id(trial)), watchdog(study, trial, time_limit):
-        try:
-            value = objective(trial)
-            state = TrialState.COMPLETE
-        except optuna.TrialPruned:
-            state = TrialState.PRUNED
-        except KeyboardInterrupt:
-            requeue(study, trial, "interrupted (Ctrl-C or SIGTERM)")
-            raise
-        except StorageError:  # nothing can be recorded; the trial is recovered when the study resumes
-            raise
-        except Exception as exc:  # a failing trial must not stop the search
-            _set_attrs(trial, {"status": records.STATUS_FAILED, REASON_ATTR: describe_failure(exc)})
+    try:
+        with beating(study_storage(study), trial_id(trial)), watchdog(study, trial, time_limit):
+            state, value = _call(objective, trial)
+    except KeyboardInterrupt:  # in the objective, or on the way out of the heartbeat: the trial is re-queued
+        requeue(study, trial, "interrupted (Ctrl-C or SIGTERM)")
+        raise
+    with interrupts.sigint_deferred() as interrupted:  # a result being written is not cut in half
         _set_attrs(trial, {"memory": memory_usage()})
-    with sigint_deferred() as interrupted:  # a result being written is not cut in half
         frozen = _finish(study, trial, state, value)
     if interrupted:
         raise KeyboardInterrupt
     return frozen
 
 
+def _call(objective: Objective, trial: optuna.Trial) -> tuple[TrialState, float | None]:
+    """The objective's outcome: a failure is recorded on the trial, an interrupt propagates.
+
+    Keras swallows a ``KeyboardInterrupt`` that lands while it traces a
+    training step (see :mod:`search.interrupts`), and the half-built step
+    then fails with some other exception. An exception raised once a stop
+    was requested is therefore taken for the interrupt it most likely is:
+    the trial is re-queued rather than recorded as a failed configuration.
+    """
+    try:
+        return TrialState.COMPLETE, objective(trial)
+    except optuna.TrialPruned:
+        return TrialState.PRUNED, None
+    except StorageError:  # nothing can be recorded; the trial is recovered when the study resumes
+        raise
+    except Exception as exc:  # a failing trial must not stop the search
+        interrupts.raise_if_requested()
+        _set_attrs(trial, {"status": records.STATUS_FAILED, REASON_ATTR: describe_failure(exc)})
+        return TrialState.FAIL, None
+
+
 def requeue(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     """Fail an interrupted trial and queue it again: an interrupt is never a death, whatever the trial retries."""
-    with sigint_deferred():  # a second Ctrl-C must not cut the write that re-queues the trial
+    with interrupts.sigint_deferred():  # a second Ctrl-C must not cut the write that re-queues the trial
         fail_and_retry(study, study_storage(study).get_trial(trial_id(trial)), reason, death=False)
 
 
@@ -150,37 +161,3 @@ def _finish(study: optuna.Study, trial: optuna.Trial, state: TrialState, value: 
         return current
     # skip_if_finished: the same can still happen between the look above and this write
     return study.tell(trial, value if state == TrialState.COMPLETE else None, state=state, skip_if_finished=True)
-
-
-@contextlib.contextmanager
-def sigint_deferred() -> Iterator[list[int]]:
-    """Hold Ctrl-C (and SIGTERM) until the block ends; the yielded list is non-empty if one came."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def defer(signum: int, frame: Any) -> None:
-        interrupts.request()
-        received.append(signum)
-
-    previous = {sig: _swap(sig, defer, received) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            _swap(sig, handler, received)
-
-
-def _swap(sig: int, handler: Any, received: list[int]) -> Any:
-    """``signal.signal`` that records, rather than raises, a signal still pending from before the swap.
-
-    ``signal.signal()`` first runs the handlers of pending signals: a Ctrl-C
-    that arrived just before would otherwise raise here, half-way through
-    installing or restoring the handlers.
-    """
-    try:
-        return signal.signal(sig, handler)
-    except KeyboardInterrupt:
-        received.append(signal.SIGINT)
-        return signal.signal(sig, handler)

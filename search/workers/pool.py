@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -119,16 +119,21 @@ class LocalPool:
                 out.append(w)
         return out
 
-    def interrupt(self, grace: float = 60.0) -> None:
-        """SIGINT each worker once, wait for them to re-queue their trials; kill stragglers."""
+    def interrupt(self, grace: float = 60.0, hurry: Callable[[], bool] = lambda: False) -> None:
+        """SIGINT each worker once and wait for them to re-queue their trials; kill those still running after
+        ``grace`` seconds, or as soon as ``hurry()`` says so (a second Ctrl-C).
+
+        Waiting polls rather than blocks in ``Popen.wait()``, so that the caller's
+        second Ctrl-C is seen while the workers finish.
+        """
         for w in self.workers:
             if w.proc.poll() is None:
                 w.proc.send_signal(signal.SIGINT)
         deadline = time.monotonic() + grace
+        while self.running() and time.monotonic() < deadline and not hurry():
+            time.sleep(0.1)
         for w in self.workers:
-            try:
-                w.proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
+            if w.proc.poll() is None:
                 w.proc.kill()
                 w.proc.wait()
 
