@@ -63,6 +63,15 @@ class BatchCounter(keras.callbacks.Callback):
         self.batches += 1
 
 
+def queued_study(tmp_path, name, filters):
+    """A grid study over ``filters_1`` in a journal under ``tmp_path``, its trials queued."""
+    space = validate_space_dict({"study": name, "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
+                                 "search": {"filters_1": filters}, "optuna": {"sampler": "grid"}})
+    study = open_study(space, open_storage(None, name, tmp_path))
+    top_up(study, space)
+    return study
+
+
 @pytest.fixture(scope="module")
 def tiny(data_dir):
     return load_dataset(DataOptions(subset=600, test_subset=300), data_dir=data_dir)
@@ -90,10 +99,7 @@ def test_a_swallowed_ctrl_c_stops_training_after_that_batch(tiny, handlers, ctrl
 
 
 def test_a_worker_whose_ctrl_c_was_swallowed_records_its_trial_and_claims_no_more(tmp_path, handlers):
-    space = validate_space_dict({"study": "swallow", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
-                                 "search": {"filters_1": [4, 6, 8]}, "optuna": {"sampler": "grid"}})
-    study = open_study(space, open_storage(None, "swallow", tmp_path))
-    top_up(study, space)
+    study = queued_study(tmp_path, "swallow", [4, 6, 8])
 
     def objective(trial):
         trial.suggest_categorical("filters_1", [4, 6, 8])
@@ -109,10 +115,7 @@ def test_a_worker_whose_ctrl_c_was_swallowed_records_its_trial_and_claims_no_mor
 
 def test_a_trial_that_fails_after_a_swallowed_ctrl_c_is_requeued_not_failed_for_good(tmp_path, handlers):
     """The half-traced step Keras leaves behind raises something else; the trial is the interrupt's, not bad."""
-    space = validate_space_dict({"study": "broken", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
-                                 "search": {"filters_1": [4, 6]}, "optuna": {"sampler": "grid"}})
-    study = open_study(space, open_storage(None, "broken", tmp_path))
-    top_up(study, space)
+    study = queued_study(tmp_path, "broken", [4, 6])
 
     def objective(trial):
         trial.suggest_categorical("filters_1", [4, 6])
@@ -129,10 +132,7 @@ def test_a_trial_that_fails_after_a_swallowed_ctrl_c_is_requeued_not_failed_for_
 
 
 def test_a_failing_trial_without_a_ctrl_c_is_recorded_and_the_worker_goes_on(tmp_path, handlers):
-    space = validate_space_dict({"study": "fails", "variant": "cnn", "engine": "optuna", "fixed": {"blocks": 1},
-                                 "search": {"filters_1": [4, 6]}, "optuna": {"sampler": "grid"}})
-    study = open_study(space, open_storage(None, "fails", tmp_path))
-    top_up(study, space)
+    study = queued_study(tmp_path, "fails", [4, 6])
 
     def objective(trial):
         trial.suggest_categorical("filters_1", [4, 6])
