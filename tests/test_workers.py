@@ -27,7 +27,7 @@ from search.storages.heartbeat import beating
 from search.study import open_study
 from search.study.queue import claim, planned_params, top_up
 from search.workers.devices import Slot
-from search.workers.pool import LocalPool, PoolConfig, WorkerProcess
+from search.workers.pool import LocalPool, PoolConfig, WorkerProcess, exit_description
 
 GRID_SPACE = """
 study = "{study}"
@@ -364,3 +364,4 @@ def test_stopping_the_pool_kills_a_worker_that_ignores_ctrl_c_after_the_grace_or
     start = time.monotonic()
     pool.interrupt(grace=grace, hurry=lambda: hurry)
     assert proc.returncode == -signal.SIGKILL and time.monotonic() - start < within
+    assert "was killed while stopping" in exit_description(pool.workers[0])

@@ -51,6 +51,7 @@ class WorkerProcess:
     proc: subprocess.Popen
     reported: bool = False
     killed_hung: bool = False  # killed by the pool because its trial ran past the time limit
+    killed_stopping: bool = False  # killed by the pool while stopping (a second Ctrl-C, or past the grace)
 
     @property
     def hung(self) -> bool:
@@ -135,6 +136,7 @@ class LocalPool:
         for w in self.workers:
             if w.proc.poll() is None:
                 w.proc.kill()
+                w.killed_stopping = True
                 w.proc.wait()
 
 
@@ -181,6 +183,8 @@ def exit_description(worker: WorkerProcess) -> str:
         what = "stopped its trial at the per-trial time limit and exited (status 3) to be replaced"
     elif worker.killed_hung:
         what = "was killed because its trial hung; its trial is failed and re-queued"
+    elif worker.killed_stopping:
+        what = "was killed while stopping; a trial it left running is failed and re-queued when the study resumes"
     elif code is not None and code < 0:
         try:
             name = signal.Signals(-code).name
