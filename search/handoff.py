@@ -18,6 +18,7 @@ import optuna
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .data import DataOptions, DataSettings
+from .data.dataset import data_shape
 from .errors import ConfigError
 from .fileio import write_json
 from .reports.leaderboard import leaderboard
@@ -26,7 +27,8 @@ from .settings import SettingError, unwrap
 from .spaces import Space
 from .storages import mask_url
 from .training import FitOptions
-from .zoo import count_params, get_variant
+from .zoo import DataShape, count_params, get_variant
+from .zoo.builders import check_unchanged
 
 if TYPE_CHECKING:
     from .training import TrainConfig
@@ -50,6 +52,7 @@ class BestSpec(BaseModel):
     split_seed: int | None = Field(None, ge=0)  # the search's data split (None: a spec from before; = seed)
     training: FitOptions = FitOptions()  # compile, precision, early stopping (defaults when absent)
     params: int = Field(ge=1)
+    builder: dict[str, Any] | None = None  # a user builder's reference and the sha256 of its file
     metrics: dict[str, Any] = {}
     source: dict[str, Any] = {}
     versions: dict[str, str] = {}
@@ -79,7 +82,8 @@ def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url:
     trial = study.trials[int(ranked.iloc[0]["trial"])]
     space = Space.from_record(study.user_attrs["space"])
     variant, hparams, epochs, batch_size = space.split_params(trial.params)
-    full = get_variant(variant).resolve(hparams)
+    declared = get_variant(variant)
+    full = declared.resolve(hparams)
     attrs = trial.user_attrs
     return BestSpec(
         variant=variant, hparams=full, epochs=epochs, batch_size=batch_size,
@@ -87,6 +91,7 @@ def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url:
         data=space.data,
         seed=(attrs.get("seeds") or [space.seed])[0], split_seed=space.data_options().seed,
         training=space.fit_options(), params=attrs["params"],
+        builder=declared.builder.record() if declared.builder is not None else None,
         metrics={k: attrs.get(k) for k in ("val_accuracy", "val_accuracy_std", "val_loss", "test_accuracy",
                                            "test_accuracy_std", "test_loss", "n", "kept_epochs",
                                            "training_time_s", "image_epochs", "total_params")},
@@ -126,12 +131,14 @@ def load_best(path: str | Path) -> BestSpec:
 
 
 def _check_model(spec: BestSpec) -> None:
+    if spec.builder:
+        check_unchanged(spec.builder, "this best.json")
     variant = get_variant(spec.variant)
     missing = sorted(set(variant.space.names()) - set(spec.hparams))
     if missing:
         raise ConfigError(f"hparams: missing {', '.join(missing)} (the spec must list every hyperparameter)")
     resolved = variant.resolve(spec.hparams)
-    params = count_params(spec.variant, resolved)
+    params = count_params(spec.variant, resolved, DataShape(*data_shape(_data_options(spec))))
     if params != spec.params:
         raise ConfigError(f"params: the spec says {spec.params:,} but these hyperparameters build a model "
                           f"with {params:,}; was the file edited?")

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import optuna
 import pandas as pd
@@ -56,6 +57,7 @@ class RunOptions:
     epochs: int | None = None
     test_subset: int | None = None
     data_dir: Path | None = None
+    data: Mapping[str, Any] | None = None  # source settings in place of the space's [data] ones (``--data``)
     results_dir: Path = Path("results")
     workers: int | None = None  # None: train in this process; 0: only create the study and its queue
     gpus: list[int] | None = None  # GPU indices for the workers (None: every GPU nvidia-smi lists)
@@ -120,12 +122,14 @@ def place_this_process(options: RunOptions) -> bool:
 def resolve_space(path: str | Path, options: RunOptions) -> Space:
     """The validated space with CLI overrides applied (its budget check builds models, so it places first)."""
     place_this_process(options)
-    from .spaces import load_space
+    from .spaces.loader import check_space_budget, load_space
 
-    space = load_space(path)
-    return space.with_overrides(study=options.study, n_trials=options.n_trials, timeout=options.timeout,
-                                subset=options.subset, epochs=options.epochs, test_subset=options.test_subset,
-                                max_retries=options.max_retries, trial_timeout=options.trial_timeout)
+    space = load_space(path, check_budget=False).with_overrides(
+        study=options.study, n_trials=options.n_trials, timeout=options.timeout, subset=options.subset,
+        epochs=options.epochs, test_subset=options.test_subset, max_retries=options.max_retries,
+        trial_timeout=options.trial_timeout, data=options.data)
+    check_space_budget(space, path, options.data_dir)  # on the data the run uses, --data included
+    return space
 
 
 def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) -> SearchOutcome:
@@ -136,6 +140,8 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
     keeps none (:func:`place_this_process`).
     """
     stream = stream or sys.stderr
+    if options.local_pool or options.workers == 0:
+        _importable_builders(space)
     _place(options, stream)
     slots = _slots(options)  # a placement that cannot work is refused before anything is written
     # Our progress lines report failed trials with their reason; Optuna's own
@@ -172,6 +178,17 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
     return _outcome(study, space, ran=True)
 
 
+def _importable_builders(space: Space) -> None:
+    """Worker processes import each builder by its reference: a Python callable has none they could import."""
+    from .zoo import get_variant
+
+    for name in space.variant_names():
+        builder = get_variant(name).builder
+        if builder is not None and builder.in_process:
+            raise ConfigError(f"builder '{name}' is a Python callable, which exists only in this process; name it "
+                              'by reference (variant = "file.py:function") to run it with worker processes')
+
+
 def _place(options: RunOptions, stream: TextIO) -> None:
     """:func:`place_this_process`, with a note when Keras came first and GPUs stay visible here."""
     if not place_this_process(options) and host_gpus():
@@ -187,7 +204,7 @@ def _run_here(study: optuna.Study, space: Space, storage: optuna.storages.BaseSt
 
     for key, value in run_environment().items():
         study.set_user_attr(key, value)
-    run_study(space, storage, dataset, ParamCounter(), [reporter], queue=False,
+    run_study(space, storage, dataset, ParamCounter.for_dataset(dataset), [reporter], queue=False,
               trial_attrs={**run_environment(), "sampler_seed": space.seed})
 
 

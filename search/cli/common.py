@@ -32,6 +32,48 @@ def add_data_dir_arg(p: argparse.ArgumentParser) -> None:
                    "(default: $CNN_SEARCH_DATA, then the Keras cache, then download)")
 
 
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """``--data`` and the folder options: which images to use instead of (or besides naming) the space's."""
+    add_data_dir_arg(p)
+    p.add_argument("--data", metavar="SOURCE", help="fashion-mnist (default), mnist, cifar10, cifar100, an .npz file "
+                   "(x_train, y_train, x_test, y_test) or a folder with one subfolder of images per class")
+    p.add_argument("--image-size", metavar="HxW", help="resize every folder image to H x W pixels, e.g. 32x32")
+    p.add_argument("--color-mode", choices=("grayscale", "rgb"),
+                   help="folder images as grayscale or RGB (default: grayscale if all of them are)")
+
+
+def data_source(args: argparse.Namespace) -> dict[str, object]:
+    """The source settings ``--data``, ``--image-size`` and ``--color-mode`` give (empty: none given)."""
+    from ..data.settings import PATH_SOURCES, SOURCES
+
+    out: dict[str, object] = {}
+    given = getattr(args, "data", None)
+    if given:
+        kind, sep, rest = given.partition(":")
+        if sep and kind in PATH_SOURCES:
+            out.update(source=kind, path=str(Path(rest).expanduser().resolve()))
+        elif given in SOURCES and given not in PATH_SOURCES:
+            out["source"] = given
+        elif Path(given).expanduser().is_dir() or given.endswith(".npz"):
+            path = Path(given).expanduser()
+            out.update(source="folder" if path.is_dir() else "npz", path=str(path.resolve()))
+        else:
+            names = ", ".join(s for s in SOURCES if s not in PATH_SOURCES)
+            raise ConfigError(f"--data {given}: not a dataset name ({names}), an .npz file or an image folder")
+    if getattr(args, "image_size", None):
+        out["image_size"] = _image_size(args.image_size)
+    if getattr(args, "color_mode", None):
+        out["color_mode"] = args.color_mode
+    return out
+
+
+def _image_size(text: str) -> tuple[int, int]:
+    height, sep, width = text.lower().partition("x")
+    if not sep or not height.strip().isdigit() or not width.strip().isdigit() or not int(height) or not int(width):
+        raise ConfigError(f"--image-size must be HEIGHTxWIDTH in pixels, e.g. 32x32, got {text!r}")
+    return int(height), int(width)
+
+
 def add_study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", help="study name")
     add_storage_args(p)

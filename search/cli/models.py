@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..runtime import import_backend_quietly
-from .common import add_data_dir_arg, parse_assignments
+from .common import add_data_args, data_source, parse_assignments
 
 
 def register(sub: Any) -> None:
@@ -17,7 +17,8 @@ def register(sub: Any) -> None:
     models.set_defaults(handler=cmd_models)
 
     train = sub.add_parser("train", help="train and evaluate one variant")
-    train.add_argument("variant", nargs="?", help="a zoo variant (see `cnn-search models`)")
+    train.add_argument("variant", nargs="?", help="a zoo variant (see `cnn-search models`) or your builder as "
+                       "FILE.py:FUNCTION or package.module:FUNCTION")
     train.add_argument("--from", dest="from_spec", type=Path, metavar="BEST_JSON",
                        help="retrain exactly the configuration of a `cnn-search best` spec")
     train.add_argument("--full-train", action="store_true", help="fit on train + validation (final runs)")
@@ -30,7 +31,7 @@ def register(sub: Any) -> None:
                        help="seed of the train/validation split and --subset (default 0, or the spec's with --from)")
     train.add_argument("--out", type=Path, default=Path("results/train"), help="output directory")
     train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
-    add_data_dir_arg(train)
+    add_data_args(train)
     train.add_argument("--subset", type=int, help="train on a stratified subset of N training images")
     train.add_argument("--normalize", choices=("scale", "standardize"), default="scale",
                        help="scale: x/255; standardize: per-pixel mean/std of the training split")
@@ -75,9 +76,10 @@ def _train_config(args: argparse.Namespace) -> Any:
     from ..training import TrainConfig
 
     if args.from_spec is not None:
-        if args.variant or args.set or args.epochs or args.batch_size or args.subset or args.split_seed is not None:
-            raise ConfigError("train --from takes the whole configuration from the spec; "
-                              "drop VARIANT, --set, --epochs, --batch-size, --subset and --split-seed")
+        if args.variant or args.set or args.epochs or args.batch_size or args.subset or args.split_seed is not None \
+                or data_source(args):
+            raise ConfigError("train --from takes the whole configuration from the spec; drop VARIANT, --set, "
+                              "--epochs, --batch-size, --subset, --split-seed and --data")
         return train_config(load_best(args.from_spec), full_train=args.full_train)
     if not args.variant:
         raise ConfigError("train needs a VARIANT (see `cnn-search models`) or --from best.json")
@@ -88,6 +90,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         batch_size=args.batch_size,
         seed=args.seed,
         split_seed=args.split_seed,
-        data=DataOptions(subset=args.subset, normalize=args.normalize, val_fraction=args.val_fraction),
+        data=DataOptions(**data_source(args), subset=args.subset, normalize=args.normalize,
+                         val_fraction=args.val_fraction),
         full_train=args.full_train,
     )

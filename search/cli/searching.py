@@ -12,9 +12,11 @@ from ..runtime import freeze_long_lived_objects, import_backend_quietly
 from .common import (
     EXIT_INCOMPLETE,
     EXIT_INTERRUPTED,
+    add_data_args,
     add_data_dir_arg,
     add_heartbeat_arg,
     add_storage_args,
+    data_source,
     heartbeat_seconds,
     resume_command,
 )
@@ -29,7 +31,7 @@ def register(sub: Any) -> None:
     run.add_argument("--subset", type=int, help="stratified subset of N training images")
     run.add_argument("--epochs", type=int, help="fixed epochs for every trial (overrides the file)")
     run.add_argument("--test-subset", type=int, help="evaluate on a stratified subset of N test images (fast runs)")
-    add_data_dir_arg(run)
+    add_data_args(run)
     add_storage_args(run)
     run.add_argument("--workers", type=int, metavar="N",
                      help="run the trials in N local worker processes (0: only create the study and its queue, "
@@ -109,7 +111,8 @@ def _run_options(args: argparse.Namespace) -> Any:
 
     return RunOptions(study=args.study, storage=args.storage, n_trials=args.n_trials, timeout=args.timeout,
                       subset=args.subset, epochs=args.epochs, test_subset=args.test_subset,
-                      data_dir=args.data_dir, results_dir=args.results_dir, workers=args.workers,
+                      data_dir=args.data_dir, data=data_source(args) or None, results_dir=args.results_dir,
+                      workers=args.workers,
                       gpus=parse_gpus(args.gpus) if args.gpus is not None else None,
                       trials_per_gpu=args.trials_per_gpu, heartbeat=heartbeat_seconds(args),
                       max_retries=args.max_retries, trial_timeout=args.trial_timeout)

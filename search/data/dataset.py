@@ -13,22 +13,31 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from search.data.cache import RawData, load_raw
-from search.data.settings import CLASS_NAMES, DataOptions
+from search.data.cache import RawData
+from search.data.settings import MIN_PER_CLASS, DataOptions, DataSettings
+from search.data.sources import load_source
 from search.errors import ConfigError
 
+#: One image's shape and the class count of each standard dataset.
+STANDARD_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
+    "fashion-mnist": ((28, 28, 1), 10), "mnist": ((28, 28, 1), 10), "cifar10": ((32, 32, 3), 10),
+    "cifar100": ((32, 32, 3), 100),
+}
 _TEST_SUBSET_SEED = 0  # fixed: the test set must not depend on options.seed
 
 
 @dataclass
 class Dataset:
-    """Raw float32 pixel values (0-255) shaped (N, 28, 28, 1) and int64 labels for train/val/test.
+    """Raw float32 pixel values (0-255) shaped (N, H, W, C) and int64 labels for train/val/test.
 
-    ``options.normalize`` says how a model trained on it normalises its inputs.
+    ``options.normalize`` says how a model trained on it normalises its inputs;
+    ``source`` is what runs record of where the images came from.
     """
 
     x_train: np.ndarray
@@ -39,6 +48,7 @@ class Dataset:
     y_test: np.ndarray
     class_names: tuple[str, ...]
     options: DataOptions
+    source: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def x_trainval(self) -> np.ndarray:
@@ -80,7 +90,7 @@ def stratified_indices(y: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 def prepare(raw: RawData, options: DataOptions) -> Dataset:
     """Filter classes, subset and split train/val (stratified, seeded)."""
-    k = options.num_classes
+    k = _classes(raw, options)
     train_idx = np.flatnonzero(raw.y_train < k)
     test_idx = np.flatnonzero(raw.y_test < k)
     if options.subset is not None:
@@ -88,6 +98,9 @@ def prepare(raw: RawData, options: DataOptions) -> Dataset:
             raise ConfigError(
                 f"subset must be at most {len(train_idx)} (training images in {k} classes), got {options.subset}"
             )
+        if options.subset < MIN_PER_CLASS * k:
+            raise ConfigError(f"subset must be at least {MIN_PER_CLASS * k} ({MIN_PER_CLASS} per class for {k} "
+                              f"classes), got {options.subset}")
         train_idx = train_idx[stratified_indices(raw.y_train[train_idx], options.subset, options.seed)]
     if options.test_subset is not None:
         if options.test_subset > len(test_idx):
@@ -124,14 +137,27 @@ def prepare(raw: RawData, options: DataOptions) -> Dataset:
         y_val=raw.y_train[val_idx].astype(np.int64),
         x_test=x_test,
         y_test=raw.y_test[test_idx].astype(np.int64),
-        class_names=CLASS_NAMES[:k],
+        class_names=tuple(raw.class_names[:k]),
         options=options,
+        source=dict(raw.info),
     )
+
+
+def _classes(raw: RawData, options: DataOptions) -> int:
+    """How many classes a run keeps: ``num_classes`` (seed 004's first five), else every class of the source."""
+    available = len(raw.class_names)
+    if options.num_classes is None:
+        return available
+    if options.num_classes > available:
+        raise ConfigError(f"num_classes must be at most {available} (the classes of {options.source}), "
+                          f"got {options.num_classes}")
+    return options.num_classes
 
 
 def _to_float(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Gather ``x[idx]`` as float32 pixel values (0-255) with a trailing channel axis."""
-    return x[idx].astype(np.float32)[..., np.newaxis]
+    images = x[idx].astype(np.float32)
+    return images[..., np.newaxis] if images.ndim == 3 else images
 
 
 def load_dataset(
@@ -140,5 +166,27 @@ def load_dataset(
     *,
     download: bool = True,
 ) -> Dataset:
-    """``prepare(load_raw(data_dir), options)`` with default options when none are given."""
-    return prepare(load_raw(data_dir, download=download), options or DataOptions())
+    """The images ``options`` name (Fashion-MNIST by default), decoded once per process, then prepared."""
+    return prepare(load_options_source(options or DataOptions(), data_dir, download=download), options or DataOptions())
+
+
+def load_options_source(options: DataSettings, data_dir: str | os.PathLike[str] | None = None, *,
+                        download: bool = True) -> RawData:
+    """The raw arrays of the source ``options`` name (memoised in the process, cached on disk)."""
+    return load_source(options.source, options.path, image_size=options.image_size, color_mode=options.color_mode,
+                       data_dir=data_dir, download=download)
+
+
+def data_shape(options: DataOptions, data_dir: str | os.PathLike[str] | None = None) -> tuple[tuple[int, ...], int]:
+    """One image's (height, width, channels) and the classes a run of ``options`` keeps, without splitting.
+
+    A standard dataset's are known without reading it (so checking a space or
+    a best.json needs neither its files nor a download); npz and folder
+    sources are read, which also caches them for the run that follows.
+    """
+    if options.source in STANDARD_SHAPES:
+        shape, classes = STANDARD_SHAPES[options.source]
+        return shape, min(options.num_classes or classes, classes)
+    raw = load_options_source(options, data_dir)
+    shape = tuple(int(d) for d in raw.x_train.shape[1:])
+    return (shape if len(shape) == 3 else (*shape, 1)), _classes(raw, options)

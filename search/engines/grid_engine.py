@@ -30,8 +30,8 @@ from ..training import FitOptions, release_memory
 from ..training.interruption import InterruptCheck
 from ..training.options import precision
 from ..training.progress import EpochTimer, RunProgress
-from ..training.trainer import EVAL_BATCH, history_frame, test_scores, training_time
-from ..zoo import build_model
+from ..training.trainer import EVAL_BATCH, dataset_shape, history_frame, test_scores, training_time
+from ..zoo import FASHION_SHAPE, DataShape, build_model
 from .optuna_engine import set_attrs
 from .pruning import Diverged, DivergenceGuard
 
@@ -68,7 +68,7 @@ class StratifiedKerasClassifier(KerasClassifier):
 
 def keras_model(variant: str, hparams: dict[str, Any], normalize: str = "scale", meta: Any = None,
                 compile_kwargs: Any = None, params: Any = None, fit: FitOptions | None = None,
-                **searched: Any) -> keras.Model:
+                shape: DataShape = FASHION_SHAPE, **searched: Any) -> keras.Model:
     """scikeras build function: the zoo model with the grid point's values applied, taking raw pixels.
 
     scikeras hands a ``**kwargs`` build function its own ``meta`` (which
@@ -79,15 +79,17 @@ def keras_model(variant: str, hparams: dict[str, Any], normalize: str = "scale",
     fit = fit or FitOptions()
     steps = params["epochs"] * math.ceil(meta["X_shape_"][0] / params["batch_size"])
     with precision(fit.precision):
-        return build_model(variant, {**hparams, **searched}, compile_options=fit.compile_kwargs(),
+        return build_model(variant, {**hparams, **searched}, shape=shape, compile_options=fit.compile_kwargs(),
                            total_steps=steps, normalization=meta["normalization_"])
 
 
 def make_classifier(variant: str, hparams: dict[str, Any], epochs: int, batch_size: int,
-                    seed: int, fit: FitOptions | None = None, normalize: str = "scale") -> StratifiedKerasClassifier:
+                    seed: int, fit: FitOptions | None = None, normalize: str = "scale",
+                    shape: DataShape = FASHION_SHAPE) -> StratifiedKerasClassifier:
     return StratifiedKerasClassifier(
         model=keras_model, model__variant=variant, model__hparams=hparams, model__fit=fit or FitOptions(),
-        model__normalize=normalize, epochs=epochs, batch_size=batch_size, random_state=seed, verbose=0,
+        model__normalize=normalize, model__shape=shape, epochs=epochs, batch_size=batch_size, random_state=seed,
+        verbose=0,
         predict__batch_size=EVAL_BATCH, callbacks=[EpochTimer(), DivergenceGuard(), InterruptCheck()],
     )
 
@@ -167,7 +169,8 @@ def _evaluate_point(space: Space, point: dict[str, Any], dataset: Dataset, count
     searched = {k: hparams[k] for k in point if k in hparams}
     fixed = {k: v for k, v in hparams.items() if k not in searched}
     estimator = make_classifier(variant, fixed, epochs, batch_size, space.seed, space.fit_options(),
-                                space.data.normalize).set_params(**{f"model__{k}": v for k, v in searched.items()})
+                                space.data.normalize, dataset_shape(dataset))
+    estimator.set_params(**{f"model__{k}": v for k, v in searched.items()})
     if trial is not None and space.n_jobs == 1:  # folds in other processes could not write to this trial
         progress = RunProgress(TrialProgressSink(trial), batch_size, space.validation.folds)
         estimator.set_params(callbacks=[*estimator.callbacks, progress])

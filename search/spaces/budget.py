@@ -10,6 +10,7 @@ differ only in optimizer, learning rate or dropout rates cost nothing.
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..records import STATUS_INVALID, STATUS_OVER_BUDGET
-from ..zoo import ParamCount, get_variant, param_count
+from ..zoo import FASHION_SHAPE, DataShape, ParamCount, get_variant, param_count
 from .tables import Categorical, FloatRange, IntRange
 
 if TYPE_CHECKING:
+    from ..data import Dataset
     from .schema import Space
 
-# Hyperparameters that never change the parameter count: the training recipe and augmentation.
-_TRAINING_ONLY = ("optimizer", "learning_rate", "lr_schedule", "warmup", "weight_decay", "label_smoothing")
 # Random points probed (besides the corners) when a space has ranges.
 PROBES = 32
 
@@ -40,19 +40,29 @@ class BudgetError(ConfigError):
 class ParamCounter:
     """Parameter counts (trainable and total) by (variant, architecture), computed once each.
 
+    The architecture is the hyperparameters whose declarations say they can
+    change the weight count (``changes_params``); the rest share one build.
+
     A configuration whose shapes collapse raises :class:`ConfigError` every
     time it is asked for, also from the cache.
     """
 
-    def __init__(self, clear_every: int = 50) -> None:
+    def __init__(self, shape: DataShape = FASHION_SHAPE, clear_every: int = 50) -> None:
+        self.shape = shape  # the data's: a model's size depends on its input shape and class count
         self._cache: dict[tuple[Any, ...], ParamCount | ConfigError] = {}
         self.builds = 0
         self.clear_every = clear_every
 
+    @classmethod
+    def for_dataset(cls, dataset: Dataset) -> ParamCounter:
+        """A counter for models of ``dataset``'s image shape and classes."""
+        return cls(DataShape(dataset.input_shape, dataset.num_classes))
+
     def key(self, variant: str, hparams: Mapping[str, Any]) -> tuple[Any, ...]:
-        full = get_variant(variant).resolve(hparams)
-        arch = tuple(sorted((k, v) for k, v in full.items() if not _training_only(k)))
-        return (variant, arch)
+        declared = get_variant(variant)
+        full = declared.resolve(hparams)
+        arch = tuple(sorted((k, v) for k, v in full.items() if declared.space.changes_params(k)))
+        return (declared.name, arch)
 
     def count(self, variant: str, hparams: Mapping[str, Any]) -> ParamCount:
         key = self.key(variant, hparams)
@@ -73,7 +83,7 @@ class ParamCounter:
 
             keras.backend.clear_session()
         try:
-            return param_count(variant, dict(hparams))
+            return param_count(variant, dict(hparams), self.shape)
         except ConfigError as exc:
             return exc
 
@@ -116,9 +126,11 @@ def check_budget(space: Space, counter: ParamCounter, variant: str, hparams: Map
     return Verdict(count, None, excess=used - budget)
 
 
-def _training_only(name: str) -> bool:
-    # Dropout layers have no weights, whatever their rate (or whether the rate is 0).
-    return name in _TRAINING_ONLY or "dropout" in name or name.startswith("augment_")
+def counter_for_space(space: Space, data_dir: str | os.PathLike[str] | None = None) -> ParamCounter:
+    """A counter for models of the space's data (reading the source once: it is cached for the run)."""
+    from ..data.dataset import data_shape
+
+    return ParamCounter(DataShape(*data_shape(space.data_options(), data_dir)))
 
 
 def check_feasible(space: Space, counter: ParamCounter | None = None) -> None:

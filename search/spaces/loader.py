@@ -14,13 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .budget import BudgetError, check_feasible
+from ..zoo.builders import absolute_reference, is_reference
+from .budget import BudgetError, check_feasible, counter_for_space
 from .messages import validate_model
 from .schema import Space
 
 
-def load_space(path: str | Path, check_budget: bool = True) -> Space:
-    """Read, validate and (when it has ``max_params``) budget-check a space file."""
+def load_space(path: str | Path, check_budget: bool = True, data_dir: str | Path | None = None) -> Space:
+    """Read, validate and (when it has ``max_params``) budget-check a space file.
+
+    A builder reference (``variant = "models.py:create_model"``) and a data
+    ``path`` are relative to the space file's folder, so the file works from
+    any working directory; the study records them absolute. The budget is
+    checked on models built for the data's image shape and classes
+    (``data_dir``: where Fashion-MNIST's files are, as ``--data-dir``).
+    """
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file")
@@ -34,13 +42,35 @@ def load_space(path: str | Path, check_budget: bool = True) -> Space:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    space = validate_space_dict(data, source=str(path))
+    space = validate_space_dict(relative_to(data, path.parent), source=str(path))
     if check_budget:
-        try:
-            check_feasible(space)
-        except BudgetError as exc:
-            raise ConfigError(f"{path}: max_params: {exc.detail}") from None
+        check_space_budget(space, path, data_dir)
     return space
+
+
+def check_space_budget(space: Space, path: str | Path, data_dir: str | Path | None = None) -> None:
+    """Refuse a space none of whose configurations fits its ``max_params`` on its data, naming the file."""
+    if space.max_params is None:
+        return
+    try:
+        check_feasible(space, counter_for_space(space, data_dir))
+    except BudgetError as exc:
+        raise ConfigError(f"{path}: max_params: {exc.detail}") from None
+
+
+def relative_to(data: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """``data`` with its builder references and data path made absolute against ``base``."""
+    out = dict(data)
+    if isinstance(out.get("variant"), str) and is_reference(out["variant"]):
+        out["variant"] = absolute_reference(out["variant"], base)
+    if isinstance(out.get("variants"), list):
+        out["variants"] = [absolute_reference(v, base) if isinstance(v, str) and is_reference(v) else v
+                           for v in out["variants"]]
+    section = out.get("data")
+    if isinstance(section, Mapping) and isinstance(section.get("path"), str):
+        given = Path(section["path"]).expanduser()
+        out["data"] = {**section, "path": str(given if given.is_absolute() else (base / given).resolve())}
+    return out
 
 
 def validate_space_dict(data: Mapping[str, Any], source: str = "<dict>") -> Space:

@@ -15,13 +15,13 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..data.settings import DataOptions, DataSettings
 from ..errors import ConfigError
 from ..settings import PositiveInt, SettingError
 from ..training.settings import FitOptions, TrainingSettings
-from ..zoo import OPTIMIZERS, Float, HParam, Int, ParamCount, Variant, get_variant, list_variants
+from ..zoo import OPTIMIZERS, Float, HParam, Int, ParamCount, Variant, get_variant, list_variants, variant_name
 from .messages import SpaceError, validate_model
 from .tables import (
     Categorical,
@@ -77,6 +77,17 @@ class Space(Strict):
 
     # -- validation --------------------------------------------------------------------------------
 
+    @field_validator("variant", mode="before")
+    @classmethod
+    def _callable_variant(cls, value: Any) -> Any:
+        """A builder passed from Python (not from a file): recorded under the name it registers as."""
+        return variant_name(value) if callable(value) else value
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _callable_variants(cls, value: Any) -> Any:
+        return [variant_name(v) if callable(v) else v for v in value] if isinstance(value, list) else value
+
     @model_validator(mode="after")
     def _check(self) -> Space:
         variants = self._check_variants()
@@ -96,7 +107,9 @@ class Space(Strict):
             raise SpaceError(("variants",), "give either variant (one variant, searched) or variants "
                                             "(a comparison of several), not both")
         if self.variant is not None:
-            return [_variant(("variant",), self.variant)]
+            variant = _variant(("variant",), self.variant)
+            self.variant = variant.name  # a builder reference as its absolute form, which workers import
+            return [variant]
         names = list(self.variants or [])
         if not names:
             raise SpaceError(("variants",), f"empty list; name at least one variant; valid: {valid}")
@@ -108,7 +121,9 @@ class Space(Strict):
                                                  if self.engine == "optuna" else "")
             raise SpaceError(("variants",), 'a comparison of variants runs as a grid: use engine = "optuna" '
                                             f'with [optuna] sampler = "grid" (got {got})')
-        return [_variant(("variants",), name) for name in names]
+        variants = [_variant(("variants",), name) for name in names]
+        self.variants = [v.name for v in variants]
+        return variants
 
     def _owners(self, variants: list[Variant], section: str, key: str) -> list[Variant]:
         """The variants that declare ``key``; a key none of them declares is an error."""
@@ -252,9 +267,15 @@ class Space(Strict):
     def variant_names(self) -> list[str]:
         return list(self.variants) if self.variants is not None else [str(self.variant)]
 
+    def builders(self) -> dict[str, dict[str, Any]]:
+        """The user builders the space names, with the sha256 of their files (what a study records)."""
+        found = (get_variant(name) for name in self.variant_names())
+        return {v.name: v.builder.record() for v in found if v.builder is not None}
+
     def data_options(self) -> DataOptions:
         """[data] for this space's runs: split by the space's seed, on the classes [fixed] keeps."""
-        return self.data.options(seed=self.seed, num_classes=int(self.fixed.get("num_classes", 10)))
+        kept = self.fixed.get("num_classes")
+        return self.data.options(seed=self.seed, num_classes=None if kept is None else int(kept))
 
     def fit_options(self) -> FitOptions:
         """[training]: the one declaration of the fit settings, as every run of the space uses them."""
@@ -356,7 +377,8 @@ class Space(Strict):
     def with_overrides(self, *, study: str | None = None, n_trials: int | None = None,
                        timeout: float | None = None, subset: int | None = None,
                        epochs: int | None = None, test_subset: int | None = None,
-                       max_retries: int | None = None, trial_timeout: float | None = None) -> Space:
+                       max_retries: int | None = None, trial_timeout: float | None = None,
+                       data: Mapping[str, Any] | None = None) -> Space:
         """A validated copy with command-line values in place of the file's (None keeps the file's)."""
         record = self.to_record()
         if study is not None:
@@ -369,6 +391,8 @@ class Space(Strict):
             record["data"]["subset"] = subset
         if test_subset is not None:
             record["data"]["test_subset"] = test_subset
+        if data:  # another source: its own path and folder options, none of the file's
+            record["data"].update({"path": None, "image_size": None, "color_mode": None, **data})
         if max_retries is not None:
             record["recovery"]["max_retries"] = max_retries
         if trial_timeout is not None:

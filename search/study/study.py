@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 SPACE_ATTR = "space"
+BUILDERS_ATTR = "builders"  # {reference: {"reference", "sha256"}} of the user builders the space names
 TARGET_ATTR = "target_trials"  # the finished-trial count the last `cnn-search run` asked for
 COMPUTE_ATTR = "max_image_epochs"  # the compute budget the last `cnn-search run` set (None: none)
 TRIAL_COMPUTE_ATTR = "trial_image_epochs"  # the most one trial of the study can train
@@ -98,10 +99,21 @@ def open_study(space: Space, storage: optuna.storages.BaseStorage, sampler_seed:
     if stored is None:
         study.set_user_attr(SPACE_ATTR, record)
         study.set_user_attr("engine", space.engine)
+        study.set_user_attr(BUILDERS_ATTR, space.builders())
     elif _comparable(_current(stored)) != _comparable(record):
         raise ConfigError(f"study '{space.study}' already exists in this storage with a different space; "
                           "run it under another name with --study NAME")
+    else:
+        check_builders(study)
     return study
+
+
+def check_builders(study: optuna.Study) -> None:
+    """Refuse to add trials built by a user builder whose file changed since the study started."""
+    from ..zoo.builders import check_unchanged
+
+    for recorded in (study.user_attrs.get(BUILDERS_ATTR) or {}).values():
+        check_unchanged(recorded, f"study '{study.study_name}'")
 
 
 def stored_space(study: optuna.Study) -> Space:
@@ -112,7 +124,9 @@ def stored_space(study: optuna.Study) -> Space:
     if record is None:
         raise ConfigError(f"study '{study.study_name}' was not created by cnn-search (it has no stored space); "
                           "create it with `cnn-search run SPACE.toml --storage URL --workers 0`")
-    return Space.from_record(record)
+    space = Space.from_record(record)
+    check_builders(study)
+    return space
 
 
 def finished_trials(study: optuna.Study) -> int:

@@ -23,7 +23,8 @@ from ..compat import tf_gradient_registry
 from ..data import DataOptions, Dataset, PixelNormalization, fit_normalization, load_dataset
 from ..errors import ConfigError
 from ..runtime import package_versions, run_environment, seed_everything
-from ..zoo import build_model, get_variant, recipe_record, total_params, trainable_params
+from ..zoo import DataShape, build_model, get_variant, recipe_record, total_params, trainable_params, variant_name
+from ..zoo.compiled import compiled_recipe, keeps_builder_compile
 from .evaluation import confusion_frame
 from .interruption import InterruptCheck
 from .options import kept_epoch, precision
@@ -38,7 +39,7 @@ EVAL_BATCH = 2048  # inference holds no gradients, so a large batch is cheap and
 class TrainConfig:
     """Everything that determines a run; recorded verbatim in ``metrics.json``."""
 
-    variant: str
+    variant: str  # a zoo name or a builder reference ("models.py:create_model"); a callable is registered
     hparams: Mapping[str, Any] = field(default_factory=dict)
     epochs: int | None = None
     batch_size: int | None = None
@@ -52,6 +53,8 @@ class TrainConfig:
     evaluate_test: bool = True  # False: no test pass and no test figures (a search that must not see them)
 
     def __post_init__(self) -> None:
+        if callable(self.variant):  # the Python API's own builder: recorded under the name it registers as
+            object.__setattr__(self, "variant", variant_name(self.variant))
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
@@ -117,7 +120,8 @@ def train(
     normalization = fit_normalization(dataset.options.normalize, x, "train+val" if config.full_train else "train")
     seed_everything(config.seed, deterministic=config.fit.deterministic)
     with precision(config.fit.precision):
-        model = build_model(config.variant, hparams, compile_options=config.fit.compile_kwargs(),
+        model = build_model(config.variant, hparams, shape=dataset_shape(dataset),
+                            compile_options=config.fit.compile_kwargs(),
                             total_steps=epochs * math.ceil(len(y) / batch_size), normalization=normalization)
     timer = EpochTimer()
     stopping = config.fit.callbacks(validating=validation is not None)
@@ -139,7 +143,9 @@ def train(
         "hparams": hparams,
         "params": trainable_params(model),
         "total_params": _core_total_params(model),
-        "recipe": recipe_record(hparams, variant.optimizer_rates),
+        "recipe": compiled_recipe(model) if keeps_builder_compile(model)
+        else recipe_record(hparams, variant.optimizer_rates),
+        **({"builder": variant.builder.record()} if variant.builder is not None else {}),
         "epochs": epochs,
         "epochs_run": len(history),
         "kept_epoch": kept,
@@ -162,6 +168,11 @@ def train(
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     return TrainResult(model, history, metrics, y_pred, dataset)
+
+
+def dataset_shape(dataset: Dataset) -> DataShape:
+    """What a model for ``dataset`` takes and outputs."""
+    return DataShape(dataset.input_shape, dataset.num_classes)
 
 
 def _evaluate_test(model: keras.Model, dataset: Dataset) -> tuple[np.ndarray, dict[str, float]]:
@@ -252,6 +263,9 @@ def _core_total_params(model: keras.Model) -> int:
 def _data_record(dataset: Dataset, full_train: bool, normalization: PixelNormalization) -> dict[str, Any]:
     return {
         **dataset.options.record(),
+        "input_shape": list(dataset.input_shape),
+        "class_names": list(dataset.class_names),
+        "source_info": dict(dataset.source),
         "normalization": normalization.record(),
         "n_train": len(dataset.y_trainval) if full_train else len(dataset.y_train),
         "n_val": 0 if full_train else len(dataset.y_val),

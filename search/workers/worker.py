@@ -65,6 +65,6 @@ def run_worker(options: WorkerOptions, stream: TextIO | None = None) -> optuna.S
     reporter = TrialReporter(study.user_attrs.get(TARGET_ATTR), stream,
                              compute_cap=study.user_attrs.get(COMPUTE_ATTR), compute_at_start=compute_used(study))
     attrs = {**run_environment(), "sampler_seed": seed}
-    return run_study(space, study_storage(study), dataset, ParamCounter(), [reporter], queue=False,
+    return run_study(space, study_storage(study), dataset, ParamCounter.for_dataset(dataset), [reporter], queue=False,
                      timeout=options.timeout, sampler_seed=seed, poll_interval=options.poll_interval,
                      trial_attrs=attrs)

@@ -13,8 +13,10 @@ def optimizer_params(default: str = "adam") -> dict[str, HParam]:
 
 def num_classes_param() -> dict[str, HParam]:
     """Seed 004 trained on 5 of the 10 classes; the data keeps labels < num_classes."""
-    return {"num_classes": Int(2, 10, 10, "output classes (labels 0..n-1 are kept)")}
+    return {"num_classes": Int(2, 1000, None, "output classes (labels 0..n-1 are kept); none = every class of "
+                                              "the data", optional=True)}
 
 
 def dropout_param(default: float, doc: str = "dropout rate") -> Float:
-    return Float(0.0, 1.0, default, doc)
+    """A dropout rate: dropout layers have no weights, whatever their rate (or whether it is 0)."""
+    return Float(0.0, 1.0, default, doc, changes_params=False)

@@ -15,15 +15,25 @@ from typing import Any
 
 from ..errors import ConfigError
 
+#: The bounds of an :class:`Int` that takes any integer (a user builder's ``int`` parameter).
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh")
 OPTIMIZERS = ("adam", "adamw", "nadam", "sgd", "rmsprop", "adagrad", "adadelta")
 
 
 class HParam:
-    """Base of the declarations; ``validate`` returns the normalised value."""
+    """Base of the declarations; ``validate`` returns the normalised value.
+
+    ``changes_params`` says whether the value can change the network's weight
+    count. The budget check builds one model per distinct combination of the
+    hyperparameters that can, so a dropout rate or a learning rate declared
+    with ``changes_params=False`` costs no extra build.
+    """
 
     default: Any
     doc: str
+    changes_params: bool
 
     def validate(self, name: str, value: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -41,22 +51,26 @@ class HParam:
 
 @dataclass(frozen=True)
 class Choice(HParam):
-    """One of a fixed set of strings (matched case-insensitively, as Keras does)."""
+    """One of a fixed set of values; strings match case-insensitively, as Keras's names do."""
 
-    values: tuple[str, ...]
-    default: str
+    values: tuple[Any, ...]
+    default: Any
     doc: str = ""
+    changes_params: bool = True
 
-    def validate(self, name: str, value: Any) -> str:
+    def validate(self, name: str, value: Any) -> Any:
         if isinstance(value, str):
             lowered = value.strip().lower()
             for allowed in self.values:
-                if allowed.lower() == lowered:
+                if isinstance(allowed, str) and allowed.lower() == lowered:
                     return allowed
+        for allowed in self.values:
+            if not isinstance(allowed, str) and type(allowed) is type(value) and allowed == value:
+                return allowed
         raise self._reject(name, value)
 
     def allowed(self) -> str:
-        return "one of " + ", ".join(self.values)
+        return "one of " + ", ".join(str(v) for v in self.values)
 
 
 @dataclass(frozen=True)
@@ -65,10 +79,14 @@ class Int(HParam):
 
     low: int
     high: int
-    default: int
+    default: int | None
     doc: str = ""
+    changes_params: bool = True
+    optional: bool = False
 
-    def validate(self, name: str, value: Any) -> int:
+    def validate(self, name: str, value: Any) -> int | None:
+        if value is None and self.optional:
+            return None
         if isinstance(value, bool):
             raise self._reject(name, value)
         if isinstance(value, float) and value.is_integer():
@@ -83,7 +101,9 @@ class Int(HParam):
         return value
 
     def allowed(self) -> str:
-        return f"an integer from {self.low} to {self.high}"
+        text = "an integer" if (self.low, self.high) == (INT_MIN, INT_MAX) else \
+            f"an integer from {self.low} to {self.high}"
+        return text + (" or none" if self.optional else "")
 
 
 @dataclass(frozen=True)
@@ -101,6 +121,7 @@ class Float(HParam):
     high_inclusive: bool = False
     optional: bool = False
     log: bool = False
+    changes_params: bool = True
 
     def validate(self, name: str, value: Any) -> float | None:
         if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "default")):
@@ -124,7 +145,8 @@ class Float(HParam):
 
     def allowed(self) -> str:
         bracket = "]" if self.high_inclusive else ")"
-        text = f"a number in [{self.low:g}, {self.high:g}{bracket}"
+        text = "a number" if math.isinf(self.low) and math.isinf(self.high) else \
+            f"a number in [{self.low:g}, {self.high:g}{bracket}"
         return text + (" or none (the optimizer's default)" if self.optional else "")
 
 
@@ -134,6 +156,7 @@ class Bool(HParam):
 
     default: bool
     doc: str = ""
+    changes_params: bool = True
 
     _TRUE = ("true", "yes", "1", "on")
     _FALSE = ("false", "no", "0", "off")
@@ -161,6 +184,7 @@ class Path(HParam):
 
     default: str | None = None
     doc: str = ""
+    changes_params: bool = False  # pretrained weights change values, not the count
 
     def validate(self, name: str, value: Any) -> str | None:
         if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
@@ -174,6 +198,43 @@ class Path(HParam):
 
 
 @dataclass(frozen=True)
+class Text(HParam):
+    """Any string: a user builder's ``str`` parameter, whose allowed values only the builder knows."""
+
+    default: str | None
+    doc: str = ""
+    changes_params: bool = True
+    optional: bool = False
+
+    def validate(self, name: str, value: Any) -> str | None:
+        if value is None and self.optional:
+            return None
+        if isinstance(value, str):
+            return value
+        raise self._reject(name, value)
+
+    def allowed(self) -> str:
+        return "a string" + (" or none" if self.optional else "")
+
+
+@dataclass(frozen=True)
+class Value(HParam):
+    """A string, number, boolean or none: a user builder's parameter with neither a type nor a typed default."""
+
+    default: Any
+    doc: str = ""
+    changes_params: bool = True
+
+    def validate(self, name: str, value: Any) -> Any:
+        if value is None or isinstance(value, (str, bool, int, float)):
+            return value
+        raise self._reject(name, value)
+
+    def allowed(self) -> str:
+        return "a string, number, boolean or none"
+
+
+@dataclass(frozen=True)
 class HParamSpace:
     """The declared hyperparameters of one variant, in declaration order."""
 
@@ -181,6 +242,11 @@ class HParamSpace:
 
     def names(self) -> list[str]:
         return list(self.params)
+
+    def changes_params(self, name: str) -> bool:
+        """Whether ``name``'s value can change the weight count (an undeclared name is assumed to)."""
+        spec = self.params.get(name)
+        return spec is None or spec.changes_params
 
     def defaults(self) -> dict[str, Any]:
         return {name: spec.default for name, spec in self.params.items()}

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class Stack:
     """A functional-API chain that refuses layers whose output would be empty."""
 
-    def __init__(self, variant: str, input_shape: tuple[int, ...] = (28, 28, 1)) -> None:
+    def __init__(self, variant: str, input_shape: tuple[int, ...]) -> None:
         import keras  # here, not at the top: the zoo's declarations must not start a backend
 
         self.variant = variant

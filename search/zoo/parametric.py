@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .common import dropout_param, optimizer_params
 from .hparams import ACTIVATIONS, Bool, Choice, Float, HParam, Int
 from .layers import Stack
-from .registry import register
+from .registry import DataShape, register
 
 if TYPE_CHECKING:
     import keras
@@ -35,10 +35,10 @@ _FILTERS: dict[str, HParam] = {
 
 _AUGMENT: dict[str, HParam] = {
     "augment_translate": Float(0.0, 0.3, 0.0, "random shift up to this fraction of the image, in training",
-                               high_inclusive=True),
-    "augment_flip": Bool(False, "random horizontal flip in training"),
+                               high_inclusive=True, changes_params=False),
+    "augment_flip": Bool(False, "random horizontal flip in training", changes_params=False),
     "augment_cutout": Float(0.0, 0.6, 0.0, "erase a random square of this fraction of the side, in training",
-                            high_inclusive=True),
+                            high_inclusive=True, changes_params=False),
 }
 
 
@@ -68,12 +68,12 @@ _AUGMENT: dict[str, HParam] = {
     epochs=10,
     batch_size=64,
 )
-def cnn(hp: dict[str, Any]) -> keras.Model:
+def cnn(hp: dict[str, Any], shape: DataShape) -> keras.Model:
     from keras import layers  # here, not at the top: declaring variants must not start a backend
 
     from .augmentation import augmentation_layers
 
-    stack = Stack("cnn").extend(augmentation_layers(hp["augment_translate"], hp["augment_flip"],
+    stack = Stack("cnn", shape.input_shape).extend(augmentation_layers(hp["augment_translate"], hp["augment_flip"],
                                                     hp["augment_cutout"]))
     gap = hp["head"] == "gap"
     first = True
@@ -90,7 +90,7 @@ def cnn(hp: dict[str, Any]) -> keras.Model:
         stack.add(layers.Dense(hp["dense_units"], activation=hp["activation"]))
     if hp["dense_dropout"]:
         stack.add(layers.Dropout(hp["dense_dropout"]))
-    return stack.add(layers.Dense(10, activation="softmax")).model()
+    return stack.add(layers.Dense(shape.num_classes, activation="softmax")).model()
 
 
 #: Batch norm's moving-statistics momentum. Keras's 0.99 averages over ~100 steps, too slow for a

@@ -43,20 +43,29 @@ WARMUP_START = 0.04
 
 
 def recipe_params(default_optimizer: str = "adam") -> dict[str, HParam]:
-    """The training hyperparameters every variant declares; their defaults train as Keras would."""
+    """The training hyperparameters every variant declares; their defaults train as Keras would.
+
+    None of them changes the weight count: the budget check never rebuilds a model for them.
+    """
     return {
-        "optimizer": Choice(OPTIMIZERS, default_optimizer, "training optimizer"),
+        "optimizer": Choice(OPTIMIZERS, default_optimizer, "training optimizer", changes_params=False),
         "learning_rate": Float(1e-6, 10.0, None, "peak learning rate; none = the default rate of the "
-                               "Keras the variant's seed ran", optional=True, log=True),
+                               "Keras the variant's seed ran", optional=True, log=True, changes_params=False),
         "lr_schedule": Choice(SCHEDULES, "constant", "per-step schedule over the run's planned steps: "
-                              "constant, cosine decay to 0, or linear warm-up then cosine decay"),
+                              "constant, cosine decay to 0, or linear warm-up then cosine decay",
+                              changes_params=False),
         "warmup": Float(0.0, 0.5, 0.1, "warm-up fraction of the run's steps (warmup_cosine only)",
-                        high_inclusive=True),
+                        high_inclusive=True, changes_params=False),
         "weight_decay": Float(0.0, 0.1, None, "decoupled weight decay; none = the optimizer's default "
-                              "(0.004 for adamw, none for the others)", high_inclusive=True, optional=True),
+                              "(0.004 for adamw, none for the others)", high_inclusive=True, optional=True,
+                              changes_params=False),
         "label_smoothing": Float(0.0, 0.5, 0.0, "label smoothing of the cross-entropy loss",
-                                 high_inclusive=True),
+                                 high_inclusive=True, changes_params=False),
     }
+
+
+#: The names :func:`recipe_params` declares: what compiling a model reads of its hyperparameters.
+RECIPE_KEYS = tuple(recipe_params())
 
 
 def base_rate(hp: Mapping[str, Any], defaults: Mapping[str, float]) -> float:

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from .common import dropout_param, num_classes_param, optimizer_params
 from .hparams import Int
 from .hparams import Path as PathParam
-from .registry import register
+from .registry import DataShape, register
 
 if TYPE_CHECKING:
     import keras
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 @register(
     "resnet50",
-    summary="28x28x1 padded to 32x32x3, frozen ResNet50 base (BN trainable), GAP + dense 256 head",
+    summary="padded to >= 32x32, grayscale as RGB, frozen ResNet50 base (BN trainable), GAP + dense 256 head",
     source="seed 004 (transfer learning; ImageNet weights from a local file)",
     hparams={
         "weights": PathParam(None, "local ResNet50 no-top weights file (.h5); none = random init"),
@@ -35,15 +35,20 @@ if TYPE_CHECKING:
     epochs=5,
     batch_size=256,
 )
-def resnet50(hp: dict[str, Any]) -> keras.Model:
+def resnet50(hp: dict[str, Any], shape: DataShape) -> keras.Model:
     import keras  # here, not at the top: declaring variants must not start a backend
     from keras import layers
 
     weights = _weights_file(hp["weights"])
-    inputs = keras.Input(shape=(28, 28, 1), name="image")
-    padded = layers.ZeroPadding2D(padding=2)(inputs)
-    rgb = layers.Concatenate(axis=-1)([padded, padded, padded])
-    base = keras.applications.ResNet50(include_top=False, weights=weights, input_shape=(32, 32, 3))
+    inputs = keras.Input(shape=shape.input_shape, name="image")
+    height, width, channels = shape.input_shape
+    # ResNet50 takes at least 32x32 RGB: smaller images are zero-padded, grayscale is repeated 3 times.
+    pad_h, pad_w = max(0, 32 - height), max(0, 32 - width)
+    x = layers.ZeroPadding2D(((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2)))(inputs) \
+        if pad_h or pad_w else inputs
+    rgb = layers.Concatenate(axis=-1)([x, x, x]) if channels == 1 else x
+    base = keras.applications.ResNet50(include_top=False, weights=weights,
+                                       input_shape=(height + pad_h, width + pad_w, 3))
     # The seed froze the base but left its BatchNormalization layers trainable.
     for layer in base.layers:
         layer.trainable = isinstance(layer, layers.BatchNormalization)
@@ -52,7 +57,7 @@ def resnet50(hp: dict[str, Any]) -> keras.Model:
     x = layers.Dense(hp["dense_units"], activation="relu")(x)
     x = layers.Dropout(hp["dropout"])(x)
     x = layers.BatchNormalization()(x)
-    outputs = layers.Dense(hp["num_classes"], activation="softmax")(x)
+    outputs = layers.Dense(shape.num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="resnet50")
 
 
