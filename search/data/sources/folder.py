@@ -6,7 +6,7 @@ plus ``<root>/test/<class>/`` with the same classes for a given test set.
 Without ``train/`` and ``test/`` a stratified test split is carved once with a
 fixed seed (see :func:`~search.data.sources.common.carve_test_split`).
 Image files are recognised by extension (:data:`IMAGE_EXTENSIONS`, any case);
-other files, and names starting with ``.``, are ignored.
+other files, names starting with ``.`` and linked folders are ignored.
 
 Pillow decodes them, so it is imported only here and only on a cache miss.
 """
@@ -104,7 +104,7 @@ def _images(directory: str | Path, rel: str) -> Iterator[tuple[str, str]]:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            if entry.is_dir():
+            if entry.is_dir(follow_symlinks=False):  # as Keras's follow_links=False: no link loops
                 yield from _images(entry.path, f"{rel}/{entry.name}")
             elif entry.name.lower().endswith(_SUFFIXES) and entry.is_file():
                 st = entry.stat()
@@ -121,7 +121,7 @@ def content_key(listing: Listing, image_size: tuple[int, int] | None, color_mode
 
 
 def decode(listing: Listing, image_size: tuple[int, int] | None, color_mode: str | None) -> Decoded:
-    """Decode every image (in parallel), agree on one size and channel count, then split train/test."""
+    """Decode every image (larger files on a thread pool), agree on one size and channels, split train/test."""
     rels = [rel for split in listing.files.values() for rel, _ in split]
     mean_bytes = sum(int(line.split("\t")[1]) for line in listing.stats) / len(listing.stats)
     paths = [str(listing.root / rel) for rel in rels]
