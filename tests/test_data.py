@@ -138,6 +138,20 @@ def test_corrupted_byte_is_an_md5_error(tmp_path, data_dir):
     assert f"expected {FILES['t10k-images-idx3-ubyte.gz']}" in msg and "delete it and download it again" in msg
 
 
+def test_complete_idx_file_that_is_not_the_official_one_is_not_called_corrupted(tmp_path, data_dir):
+    mine = mirror_dir(data_dir, tmp_path / "fm", skip=(TEST_LABELS,))
+    labels = bytearray(gzip.decompress((data_dir / TEST_LABELS).read_bytes()))
+    labels[8:] = bytes((b + 1) % 10 for b in labels[8:])  # the user's own labels: a valid IDX file
+    (mine / TEST_LABELS).write_bytes(gzip.compress(bytes(labels)))
+    with pytest.raises(DataError) as err:
+        load_raw(mine)
+    msg = str(err.value)
+    assert msg.startswith(f"{mine / TEST_LABELS}: a complete IDX file but not the official Fashion-MNIST {TEST_LABELS}")
+    assert file_md5(mine / TEST_LABELS) in msg and FILES[TEST_LABELS] in msg
+    assert 'source = "npz" or "folder" (or --data)' in msg
+    assert "download it again" not in msg and "\n" not in msg
+
+
 def test_read_idx_rejects_truncated_and_garbled_files(tmp_path, data_dir):
     truncated = damaged_copy(data_dir, tmp_path / "fm", TEST_LABELS, "truncate") / TEST_LABELS
     with pytest.raises(DataError, match=TEST_LABELS):

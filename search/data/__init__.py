@@ -1,6 +1,9 @@
-"""Fashion-MNIST loading: locate/verify files, decode and cache them, build splits.
+"""Image data loading: locate/verify files, decode and cache them, build splits.
 
-Only numpy, scikit-learn (imported lazily) and the standard library: no Keras
+Fashion-MNIST is :func:`load_raw`; every source (it, MNIST, CIFAR-10/100, an
+npz file, a folder of images) is :func:`load_source`.
+
+Only numpy, scikit-learn and Pillow (both imported lazily) and the standard library: no Keras
 or TensorFlow, so importing this is fast and independent of the backend.
 """
 
@@ -10,6 +13,7 @@ from search.data.fetch import DATA_ENV, FILES, MIRROR, file_md5, keras_cache_dir
 from search.data.idx import read_idx
 from search.data.normalization import NORMALIZATIONS, PixelNormalization, fit_normalization
 from search.data.settings import CLASS_NAMES, MIN_PER_CLASS, DataOptions, DataSettings
+from search.data.sources import SOURCES, load_source
 
 __all__ = [
     "CACHE_ENV",
@@ -19,6 +23,7 @@ __all__ = [
     "MIN_PER_CLASS",
     "MIRROR",
     "NORMALIZATIONS",
+    "SOURCES",
     "DataOptions",
     "DataSettings",
     "Dataset",
@@ -31,6 +36,7 @@ __all__ = [
     "keras_cache_dir",
     "load_dataset",
     "load_raw",
+    "load_source",
     "locate",
     "prepare",
     "read_idx",

@@ -10,6 +10,9 @@ cache (``$KERAS_HOME`` or ``~/.keras``, ``datasets/fashion-mnist``, the same
 place ``keras.datasets.fashion_mnist`` downloads to, so either tool reuses the
 other's files), downloading only into the Keras cache, never into a directory
 the user named.
+
+:func:`download` and :func:`file_digest` also serve the other standard sets
+(:mod:`search.data.sources.keras_sets`), which are sha256-checked.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from search.data.idx import read_idx
 from search.errors import DataError
 from search.fileio import atomic_path
 
@@ -39,7 +43,7 @@ _HINT = "put the four Fashion-MNIST files in a directory and pass --data-dir or 
 _CHUNK = 1 << 20
 _DOWNLOAD_TIMEOUT_S = 60
 
-_md5_memo: dict[tuple[str, int, int], str] = {}
+_digest_memo: dict[tuple[str, int, int, str], str] = {}
 
 
 def keras_cache_dir() -> Path:
@@ -49,29 +53,54 @@ def keras_cache_dir() -> Path:
     return base / "datasets" / "fashion-mnist"
 
 
-def file_md5(path: Path) -> str:
-    """md5 hex digest of ``path``, memoised by (resolved path, size, mtime_ns)."""
+def file_digest(path: Path, algorithm: str = "md5") -> str:
+    """``algorithm`` (a hashlib name) hex digest of ``path``, memoised by (resolved path, size, mtime_ns)."""
     st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    digest = _md5_memo.get(key)
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, algorithm)
+    digest = _digest_memo.get(key)
     if digest is None:
-        h = hashlib.md5(usedforsecurity=False)
+        h = hashlib.new(algorithm, usedforsecurity=False)
         with path.open("rb") as fh:
             while chunk := fh.read(_CHUNK):
                 h.update(chunk)
         digest = h.hexdigest()
-        _md5_memo[key] = digest
+        _digest_memo[key] = digest
     return digest
 
 
+def file_md5(path: Path) -> str:
+    """md5 hex digest of ``path``, memoised by (resolved path, size, mtime_ns)."""
+    return file_digest(path, "md5")
+
+
 def verify(path: Path, expected: str) -> None:
-    """Raise :class:`DataError` unless ``path`` has md5 ``expected``."""
+    """Raise :class:`DataError` unless ``path`` has md5 ``expected``.
+
+    A file that is a complete IDX file but not the official one is the
+    user's own data in the wrong place, not a broken download, so it gets
+    advice about the sources that take one's own images instead.
+    """
     got = file_md5(path)
-    if got != expected:
+    if got == expected:
+        return
+    if _is_complete_idx(path):
         raise DataError(
-            f"{path}: md5 mismatch (got {got}, expected {expected}); "
-            "the file is truncated or corrupted — delete it and download it again"
+            f"{path}: a complete IDX file but not the official Fashion-MNIST {path.name} (md5 {got}, official "
+            f'{expected}); for your own images use [data] source = "npz" or "folder" (or --data)'
         )
+    raise DataError(
+        f"{path}: md5 mismatch (got {got}, expected {expected}); "
+        "the file is truncated or corrupted — delete it and download it again"
+    )
+
+
+def _is_complete_idx(path: Path) -> bool:
+    """Whether ``path`` decompresses to an IDX file whose header matches its size (only asked on a mismatch)."""
+    try:
+        read_idx(path)
+    except DataError:
+        return False
+    return True
 
 
 def locate(
@@ -119,16 +148,25 @@ def _verified_user_dir(directory: Path, origin: str) -> Path:
 
 def _download(base: str, name: str, target: Path) -> None:
     """Fetch ``name`` into ``target`` via a temp file, md5-checked, renamed only when whole."""
-    url = base.rstrip("/") + "/" + name
+    download(base.rstrip("/") + "/" + name, target, FILES[name], hint=_HINT)
+
+
+def download(url: str, target: Path, expected: str, *, algorithm: str = "md5", hint: str) -> None:
+    """Fetch ``url`` into ``target`` via a temp file, checked against ``expected``, renamed only when whole.
+
+    Any failure is one :class:`DataError` line naming the file and URL and
+    ending with ``hint`` (where to put the file by hand).
+    """
+    name = url.rstrip("/").rsplit("/", 1)[-1]
     try:
         with atomic_path(target) as tmp:
-            h = hashlib.md5(usedforsecurity=False)
+            h = hashlib.new(algorithm, usedforsecurity=False)
             with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp, tmp.open("wb") as out:
                 while chunk := resp.read(_CHUNK):
                     h.update(chunk)
                     out.write(chunk)
-            if h.hexdigest() != FILES[name]:
-                raise DataError(f"md5 mismatch: got {h.hexdigest()}, expected {FILES[name]}")
+            if h.hexdigest() != expected:
+                raise DataError(f"{algorithm} mismatch: got {h.hexdigest()}, expected {expected}")
     except (OSError, ValueError, DataError, urllib.error.URLError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise DataError(f"cannot download {name} from {url} ({reason}); {_HINT}") from exc
+        raise DataError(f"cannot download {name} from {url} ({reason}); {hint}") from exc
