@@ -20,15 +20,10 @@ from typing import Any
 import numpy as np
 
 from search.data.cache import RawData
-from search.data.settings import MIN_PER_CLASS, DataOptions, DataSettings
+from search.data.settings import MIN_PER_CLASS, STANDARD_SHAPES, DataOptions, DataSettings
 from search.data.sources import load_source
 from search.errors import ConfigError
 
-#: One image's shape and the class count of each standard dataset.
-STANDARD_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
-    "fashion-mnist": ((28, 28, 1), 10), "mnist": ((28, 28, 1), 10), "cifar10": ((32, 32, 3), 10),
-    "cifar100": ((32, 32, 3), 100),
-}
 _TEST_SUBSET_SEED = 0  # fixed: the test set must not depend on options.seed
 
 

@@ -40,6 +40,11 @@ SOURCES = ("fashion-mnist", "mnist", "cifar10", "cifar100", "npz", "folder")
 #: The sources read from a path the user names.
 PATH_SOURCES = ("npz", "folder")
 COLOR_MODES = ("grayscale", "rgb")
+#: One image's shape and the class count of each standard dataset, known without reading it.
+STANDARD_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
+    "fashion-mnist": ((28, 28, 1), 10), "mnist": ((28, 28, 1), 10), "cifar10": ((32, 32, 3), 10),
+    "cifar100": ((32, 32, 3), 100),
+}
 
 
 class DataSettings(Settings):
@@ -87,8 +92,11 @@ class DataOptions(DataSettings):
 
     @model_validator(mode="after")
     def _every_class_kept(self) -> DataOptions:
-        classes = self.num_classes or (len(CLASS_NAMES) if self.source in ("fashion-mnist", "mnist", "cifar10")
-                                       else None)
+        available = STANDARD_SHAPES[self.source][1] if self.source in STANDARD_SHAPES else None
+        if self.num_classes is not None and available is not None and self.num_classes > available:
+            raise FieldError(("num_classes",), f"must be at most {available} (the classes of {self.source}), "
+                                               f"got {self.num_classes}")
+        classes = self.num_classes or available
         if classes is None:  # known once the data is read: prepare() checks it then
             return self
         minimum = MIN_PER_CLASS * classes

@@ -16,13 +16,12 @@ import os
 from pathlib import Path
 
 from search.data.cache import RawData, cache_root, load_raw, memoised
+from search.data.settings import COLOR_MODES, PATH_SOURCES, SOURCES
 from search.data.sources import folder, keras_sets, npz
 from search.data.sources.common import load_cached
 from search.errors import DataError
 
-SOURCES = ("fashion-mnist", "mnist", "cifar10", "cifar100", "npz", "folder")
-
-_WITH_PATH = ("npz", "folder")
+_WITH_PATH = PATH_SOURCES
 _PATH_NEEDED = {
     "npz": "the .npz file (keys x_train, y_train, optionally x_test, y_test, class_names)",
     "folder": "the directory with one subfolder of images per class",
@@ -94,8 +93,8 @@ def _check_arguments(
     if source != "folder" and (image_size is not None or color_mode is not None):
         name = "image_size" if image_size is not None else "color_mode"
         raise DataError(f"{name} is only for the folder source; {source!r} images keep their stored size and channels")
-    if color_mode is not None and color_mode not in folder.COLOR_MODES:
-        raise DataError(f"color_mode must be one of: {', '.join(folder.COLOR_MODES)} (or None to infer), "
+    if color_mode is not None and color_mode not in COLOR_MODES:
+        raise DataError(f"color_mode must be one of: {', '.join(COLOR_MODES)} (or None to infer), "
                         f"got {color_mode!r}")
     if image_size is None:
         return None

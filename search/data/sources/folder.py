@@ -28,7 +28,6 @@ from search.errors import DataError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif"})
 _SUFFIXES = tuple(IMAGE_EXTENSIONS)
-COLOR_MODES = ("grayscale", "rgb")
 
 #: Pillow modes that count as grayscale when ``color_mode`` is None.
 GRAY_MODES = frozenset({"L", "LA", "1", "I", "I;16"})
