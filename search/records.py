@@ -133,3 +133,24 @@ def image_epochs_trained(trials: Iterable[FrozenTrial]) -> int:
 def describe_compute(image_epochs: int) -> str:
     """``14,500,000 image-epochs (0.20x seed 001's grid)``: a search's compute in the unit budgets use."""
     return f"{image_epochs:,} image-epochs ({image_epochs / SEED001_GRID_IMAGE_EPOCHS:.2g}x seed 001's grid)"
+
+
+#: The study attribute that says which images the study's trials train on.
+DATA_ATTR = "data"
+
+
+def data_description(dataset: Any) -> dict[str, Any]:
+    """What a study records of its dataset (a :class:`~search.data.Dataset`): source, shape and classes."""
+    return {"source": dataset.options.source, "path": dataset.options.path, "input_shape": list(dataset.input_shape),
+            "class_names": list(dataset.class_names), "n_train": len(dataset.y_train), "n_val": len(dataset.y_val),
+            "n_test": len(dataset.y_test)}
+
+
+def describe_data(record: dict[str, Any] | None) -> str | None:
+    """One line for a study's data record: source, image shape and class names (None: not recorded)."""
+    if not record:
+        return None
+    where = f" {record['path']}" if record.get("path") else ""
+    shape = "x".join(str(d) for d in record.get("input_shape") or ())
+    names = record.get("class_names") or []
+    return f"{record.get('source')}{where}: {shape} images, {len(names)} classes ({', '.join(names)})"

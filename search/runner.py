@@ -32,7 +32,7 @@ from .errors import ConfigError
 from .execution import run_study
 from .execution.settings import store_recovery
 from .progress import TrialReporter, TrialWatcher
-from .records import trial_status
+from .records import DATA_ATTR, data_description, trial_status
 from .runtime import backend_name, import_backend_quietly, package_versions, run_environment
 from .storages import adopt_heartbeat, default_storage_path, describe_storage, open_storage
 from .study import finished_trials, open_study, queued, target_trials, top_up
@@ -160,6 +160,7 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
           file=stream, flush=True)
     study.set_user_attr("versions", package_versions())
     study.set_user_attr("seed", space.seed)
+    study.set_user_attr(DATA_ATTR, data_description(dataset))
     reporter = TrialReporter(total, stream, compute_cap=space.optuna.max_image_epochs,
                              compute_at_start=compute_used(study))
     if options.workers == 0:

@@ -56,7 +56,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from ..fileio import write_text
-    from ..records import describe_compute, image_epochs_trained
+    from ..records import DATA_ATTR, describe_compute, describe_data, image_epochs_trained
     from ..reports.display import display_frame, fit_width, left_out_note, terminal_width
     from ..reports.leaderboard import METRICS, leaderboard
     from ..storages import load_existing_study
@@ -73,6 +73,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if left_out:
         print(left_out_note(left_out, width), file=sys.stderr)
     print(f"compute: {describe_compute(image_epochs_trained(study.get_trials(deepcopy=False)))}", file=sys.stderr)
+    data = describe_data(study.user_attrs.get(DATA_ATTR))
+    if data:
+        print(f"data: {data}", file=sys.stderr)
     if args.csv:
         print(f"wrote {args.csv}", file=sys.stderr)
     return 0

@@ -212,6 +212,9 @@ def _header(study: optuna.Study, variants: Sequence[str]) -> str:
     searched = _space_summary(space)
     if searched:
         facts.append(("space", searched))
+    data = records.describe_data(attrs.get(records.DATA_ATTR))
+    if data:
+        facts.append(("data", data))
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
     return (f"<header><h1>Study <code>{_e(study.study_name)}</code></h1>"
             f'<dl class="facts">{items}</dl></header>')
@@ -457,9 +460,13 @@ def confused_pairs(cm: Any, class_names: Sequence[str], top: int = TOP_CONFUSED)
     return pd.DataFrame(rows, columns=["true", "predicted", "count", "share"])
 
 
-def _names_for(cm: Any) -> list[str]:
+def _names_for(cm: Any, study: optuna.Study) -> list[str]:
+    """The class names the study's data recorded (Fashion-MNIST's for a study from before they were)."""
     size = len(cm)
-    return list(CLASS_NAMES) if size == len(CLASS_NAMES) else [str(i) for i in range(size)]
+    recorded = list((study.user_attrs.get(records.DATA_ATTR) or {}).get("class_names") or [])
+    if len(recorded) >= size:
+        return recorded[:size]
+    return list(CLASS_NAMES[:size]) if size <= len(CLASS_NAMES) else [str(i) for i in range(size)]
 
 
 def _best_section(study: optuna.Study, board: pd.DataFrame, metric: str, out: Path,
@@ -481,7 +488,7 @@ def _best_section(study: optuna.Study, board: pd.DataFrame, metric: str, out: Pa
     parts = [head, f"<p>Rank 1 by <code>{_e(metric)}</code>.</p>",
              '<dl class="facts">' + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts) + "</dl>"]
     cm = attrs.get("test_confusion_matrix")
-    png = figures.confusion_matrix(cm, _names_for(cm), out / figures.CONFUSION_MATRIX) if cm else None
+    png = figures.confusion_matrix(cm, _names_for(cm, study), out / figures.CONFUSION_MATRIX) if cm else None
     written.append(png)
     if png is None:
         command = f"cnn-search best {study.study_name} -o best.json && cnn-search train --from best.json"
@@ -492,7 +499,7 @@ def _best_section(study: optuna.Study, board: pd.DataFrame, metric: str, out: Pa
                      "test set (grid studies never do). To get them, train the best configuration with test "
                      f"evaluation {where}:</p><pre><code>{_e(command)}</code></pre>")
         return "".join(parts) + "</section>"
-    names = _names_for(cm)
+    names = _names_for(cm, study)
     per_class = class_metrics(cm, names)
     pairs = confused_pairs(cm, names)
     parts.append('<div class="grid">' + _figure(png, "confusion matrix", "Test-set confusion matrix of the first "

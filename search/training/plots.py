@@ -66,6 +66,14 @@ def confusion_matrix(cm: np.ndarray, class_names: Sequence[str], path: str | os.
     _save(fig, path)
 
 
+def _show(ax: Any, image: np.ndarray) -> None:
+    """A raw-pixel image (0-255) in grey, or in colour when it has three channels."""
+    if image.ndim == 3 and image.shape[-1] == 3:
+        ax.imshow(np.clip(image / 255.0, 0.0, 1.0))
+    else:
+        ax.imshow(image.squeeze(), cmap="gray", vmin=0, vmax=255)
+
+
 def prediction_examples(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
                         class_names: Sequence[str], path: str | os.PathLike[str], per_kind: int = 8) -> None:
     """A row of correctly and a row of incorrectly classified test images."""
@@ -79,7 +87,7 @@ def prediction_examples(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarr
             if col >= len(indices):
                 continue
             i = indices[col]
-            ax.imshow(images[i].squeeze(), cmap="gray")
+            _show(ax, images[i])
             colour = "green" if label == "correct" else "red"
             ax.set_title(f"pred {class_names[y_pred[i]]}\ntrue {class_names[y_true[i]]}", fontsize=7,
                          color=colour)
