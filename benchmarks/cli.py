@@ -27,12 +27,13 @@ PROG = "python -m benchmarks"
 
 def _benchmarks() -> dict[str, Benchmark]:
     from benchmarks.efficiency import run_efficiency
+    from benchmarks.folder import run_folder
     from benchmarks.options import run_options
     from benchmarks.overhead import run_overhead
     from benchmarks.startup import run_startup
 
     return {"overhead": run_overhead, "options": run_options, "efficiency": run_efficiency,
-            "startup": run_startup}
+            "startup": run_startup, "folder": run_folder}
 
 
 def _options(p: argparse.ArgumentParser, settings: type[BenchSettings]) -> None:
@@ -62,9 +63,9 @@ def _checks(names: Sequence[str], settings: BenchSettings) -> None:
 DEV = Suite(
     prog=PROG, module="benchmarks",
     description="The development harness of cnn-search: engine overhead against bare Keras, [training] speed "
-                "options, start-up time, search efficiency (Optuna vs grid). Rows are appended to "
-                "OUT/BENCHMARK.csv.",
-    order=("overhead", "options", "efficiency", "startup"), extra=(), benchmarks=_benchmarks,
+                "options, start-up time, search efficiency (Optuna vs grid), loading an image folder. Rows are "
+                "appended to OUT/BENCHMARK.csv.",
+    order=("overhead", "options", "efficiency", "startup"), extra=("folder",), benchmarks=_benchmarks,
     settings=DevSettings, add_options=_options, check_inputs=_checks,
 )
 

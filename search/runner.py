@@ -33,6 +33,7 @@ from .execution import run_study
 from .execution.settings import store_recovery
 from .progress import TrialReporter, TrialWatcher
 from .records import DATA_ATTR, data_description, trial_status
+from .reports.display import short_variant
 from .runtime import backend_name, import_backend_quietly, package_versions, run_environment
 from .storages import adopt_heartbeat, default_storage_path, describe_storage, open_storage
 from .study import finished_trials, open_study, queued, target_trials, top_up
@@ -285,7 +286,7 @@ def summary_table(study: optuna.Study, top: int = 5) -> pd.DataFrame:
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         a = t.user_attrs
         rows.append({
-            "trial": t.number, "variant": a.get("variant"), "params": a.get("params"),
+            "trial": t.number, "variant": short_variant(str(a.get("variant"))), "params": a.get("params"),
             "val_acc": t.value, "val_std": a.get("val_accuracy_std"), "test_acc": a.get("test_accuracy"),
             "time_s": a.get("training_time_s"), **{f"p:{k}": v for k, v in t.params.items()},
         })

@@ -167,6 +167,7 @@ def test_declaring_what_changes_the_weight_count_is_on_the_hyperparameter():
 # --- building, compiling and counting ------------------------------------------------------------
 
 
+@pytest.mark.jax
 def test_seed001s_create_model_counts_47582_like_the_zoos_grid50k(builders):
     ref = f"{builders}/seed001.py:create_model"
     assert count_params(ref) == count_params("grid50k") == 47_582
@@ -186,6 +187,7 @@ def test_a_model_that_cannot_take_the_data_names_both_shapes(builders):
         build_model(f"{builders}/seed001.py:create_model", shape=DataShape((8, 8, 1), 10), compile=False)
 
 
+@pytest.mark.jax
 def test_a_compiled_builder_keeps_its_loss_behind_one_hot_labels(builders):
     from search.data import fit_normalization
 
@@ -209,6 +211,7 @@ def test_a_builder_that_raises_is_that_configurations_one_line_failure(builders)
         count_params(ref, {"width": 5})
 
 
+@pytest.mark.jax
 def test_a_python_callable_is_registered_in_process(data_dir):
     from search.data import DataOptions
     from search.training import TrainConfig, train
@@ -268,6 +271,8 @@ def test_seed001s_grid_runs_through_gridsearchcv_with_every_point_counted_first(
     assert {t.user_attrs["engine"] for t in study.trials} == {"grid"}
     ref = f"{builders.resolve()}/seed001.py:create_model"
     assert study.user_attrs["builders"][ref]["sha256"] == get_variant(ref).builder.sha256
+    board = cli("leaderboard", "own-grid", "--results-dir", str(builders / "results"))
+    assert " seed001.py:create_model " in board.stdout and str(builders) not in board.stdout  # the file's name
 
 
 def test_an_optuna_study_on_a_builder_records_a_raising_configuration_and_refuses_oversize(builders, data_dir):

@@ -14,6 +14,7 @@ from search.data.idx import read_idx
 from search.data.normalization import NORMALIZATIONS, PixelNormalization, fit_normalization
 from search.data.settings import CLASS_NAMES, MIN_PER_CLASS, DataOptions, DataSettings
 from search.data.sources import SOURCES, load_source
+from search.data.sources.npz import from_arrays
 
 __all__ = [
     "CACHE_ENV",
@@ -33,6 +34,7 @@ __all__ = [
     "clear_memo",
     "file_md5",
     "fit_normalization",
+    "from_arrays",
     "keras_cache_dir",
     "load_dataset",
     "load_raw",

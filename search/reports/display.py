@@ -113,9 +113,18 @@ def _formatter(column: str) -> Callable[[Any], str]:
         return _guard(lambda v: f"{float(v):,.1f}")
     if column == "p_value":
         return _guard(lambda v: "<0.0001" if float(v) < 1e-4 else f"{float(v):.4f}")
+    if column == "variant":  # a builder reference: its file's name, not the absolute path the study stores
+        return _guard(lambda v: short_variant(str(v)))
     if column.startswith("hp_"):  # learning rates and the like: significant digits, not decimals
         return _guard(lambda v: f"{v:.4g}" if isinstance(v, float) else str(v))
     return _guard(lambda v: f"{v:.4f}" if isinstance(v, float) else str(v))  # accuracies, spreads, losses
+
+
+def short_variant(name: str) -> str:
+    """``/abs/path/models.py:create_model`` -> ``models.py:create_model``; zoo names as they are."""
+    where, sep, function = name.rpartition(":")
+    path = where.replace("\\", "/")
+    return f"{path.rsplit('/', 1)[-1]}:{function}" if sep and "/" in path else name
 
 
 def _guard(fmt: Callable[[Any], str]) -> Callable[[Any], str]:

@@ -144,7 +144,7 @@ def check_feasible(space: Space, counter: ParamCounter | None = None) -> None:
     budget = space.max_params
     if budget is None:
         return
-    counter = counter or ParamCounter()
+    counter = counter if counter is not None else ParamCounter()  # an empty counter is falsy (__len__)
     exhaustive = space.is_grid
     points = space.grid_points() if exhaustive else _probe_points(space)
     smallest: int | None = None

@@ -263,6 +263,7 @@ def _core_total_params(model: keras.Model) -> int:
 def _data_record(dataset: Dataset, full_train: bool, normalization: PixelNormalization) -> dict[str, Any]:
     return {
         **dataset.options.record(),
+        "source": dataset.source.get("source", dataset.options.source),  # "arrays" for in-memory images
         "input_shape": list(dataset.input_shape),
         "class_names": list(dataset.class_names),
         "source_info": dict(dataset.source),

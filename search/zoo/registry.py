@@ -122,8 +122,8 @@ def get_variant(name: str | Callable[..., Any]) -> Variant:
             builder, ref = load_builder(key)
             _user_variant(ref, builder)
         return _REGISTRY[key]
-    raise ConfigError(f"unknown variant '{name}'; valid: {', '.join(_REGISTRY)}, or your own builder as "
-                      "FILE.py:FUNCTION")
+    zoo = ", ".join(v.name for v in list_variants())
+    raise ConfigError(f"unknown variant '{name}'; valid: {zoo}, or your own builder as FILE.py:FUNCTION")
 
 
 def variant_name(name: str | Callable[..., Any]) -> str:
@@ -172,9 +172,9 @@ def _calling(ref: BuilderRef, builder: Callable[..., Any], own: tuple[str, ...])
 
 
 def list_variants() -> list[Variant]:
-    """The zoo's variants (and user builders this process has loaded), in listing order."""
+    """The zoo's variants, in listing order (a user's builders, registered on use, are not the zoo's)."""
     _load_builtin()
-    return list(_REGISTRY.values())
+    return [v for v in _REGISTRY.values() if v.builder is None]
 
 
 class ParamCount(NamedTuple):

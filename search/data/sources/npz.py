@@ -10,11 +10,13 @@ integers 0..k-1 shaped (N,) or (N, 1). Pickled objects are never loaded.
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from search.data.cache import RawData, freeze
 from search.data.fetch import file_digest
 from search.data.sources.common import Decoded, one_line, split_arrays
 from search.errors import DataError
@@ -134,3 +136,31 @@ def _array(path: Path, npz: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
 
 def _shape(x: np.ndarray) -> str:
     return "x".join(str(d) for d in x.shape[1:])
+
+
+class _Arrays(dict):
+    """In-memory arrays with the ``files`` attribute an ``NpzFile`` has, so they are checked alike."""
+
+    @property
+    def files(self) -> list[str]:
+        return list(self)
+
+
+def from_arrays(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray | None = None,
+                y_test: np.ndarray | None = None, class_names: tuple[str, ...] | list[str] | None = None) -> RawData:
+    """The Python API's own arrays as a source, checked as an npz file's are (a test split carved if none).
+
+    ``prepare(from_arrays(...), DataOptions(...))`` is then a dataset any
+    ``train(config, dataset=...)`` takes; its content key is a hash of the
+    arrays, recorded with the run like a file's.
+    """
+    given = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test,
+             "class_names": None if class_names is None else np.array(list(class_names), dtype=str)}
+    arrays = _Arrays({k: np.asarray(v) for k, v in given.items() if v is not None})
+    decoded = _decode(Path("arrays"), arrays)  # type: ignore[arg-type]
+    digest = hashlib.sha256()
+    for key in ("x_train", "y_train", "x_test", "y_test"):
+        digest.update(np.ascontiguousarray(decoded.arrays[key]).tobytes())
+    info = {"source": "arrays", "path": None, "input_shape": [int(d) for d in decoded.arrays["x_train"].shape[1:]],
+            "content_key": digest.hexdigest(), **decoded.info}
+    return RawData(source=Path("arrays"), **freeze(decoded.arrays), class_names=decoded.class_names, info=info)
