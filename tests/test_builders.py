@@ -1,7 +1,7 @@
 """Your own model: builders named by reference, read from their signature, budget-checked, searched, handed off.
 
 The builder files are written into ``tmp_path`` as a user would write them;
-seed 001's ``create_model`` is copied from its report.
+seed 001's ``create_model`` is the copy of its report's in ``spaces/examples/``.
 """
 
 from __future__ import annotations
@@ -21,39 +21,8 @@ from search.execution.recovery import WORKER_ATTR
 from search.zoo import Bool, Choice, DataShape, Float, Int, build_model, count_params, get_variant
 from search.zoo.hparams import Text
 
-SEED001 = '''
-"""Seed 001's create_model, as its report prints it (imports added)."""
-from functools import partial
-
-import keras
-
-
-def create_model(activation = 'relu',
-                 optimizer = "nadam",
-                 dropout_rate = 0.2,
-                 kernel = 3,
-                 ):
-    DefaultConv2D = partial(keras.layers.Conv2D,
-                            kernel_size=kernel, activation=activation, padding="SAME")
-    model_grid = keras.models.Sequential([
-        DefaultConv2D(filters=28, kernel_size=7, input_shape=[28, 28, 1]),
-        keras.layers.MaxPooling2D(pool_size=3),
-        DefaultConv2D(filters=32),
-        DefaultConv2D(filters=32),
-        keras.layers.MaxPooling2D(pool_size=2),
-        DefaultConv2D(filters=36),
-        DefaultConv2D(filters=36),
-        keras.layers.MaxPooling2D(pool_size=2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(units=36, activation= activation),
-        keras.layers.Dropout(dropout_rate),
-        keras.layers.Dense(units=32, activation= activation),
-        keras.layers.Dropout(dropout_rate),
-        keras.layers.Dense(units=10, activation= 'softmax'),
-    ])
-    model_grid.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=["accuracy"])
-    return model_grid
-'''
+#: Seed 001's create_model as its report prints it: the example shipped in spaces/examples/.
+SEED001 = (Path(__file__).resolve().parents[1] / "spaces/examples/seed001_model.py").read_text()
 
 SMALL = '''
 from typing import Literal

@@ -161,3 +161,25 @@ def test_in_memory_arrays_are_checked_like_a_file_and_train(digits, data_dir):
     assert result.metrics["data"]["source"] == "arrays" and result.metrics["data"]["input_shape"] == [8, 8, 1]
     with pytest.raises(DataError, match=r"y_train has labels 0\.\.9, expected 0\.\.1"):
         from_arrays(images, labels, class_names=["a", "b"])
+
+
+def test_the_example_data_and_spaces_are_what_the_guide_says(tmp_path, data_dir, isolated):
+    from search.data import load_source
+    from search.spaces import load_space
+
+    root = Path(__file__).resolve().parents[1]
+    made = subprocess.run([sys.executable, str(root / "scripts/make-example-data.py"), "--out", str(tmp_path),
+                           "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    folder = load_source("folder", tmp_path / "fashion-folder")
+    assert folder.x_train.shape == (5000, 28, 28, 1) and len(folder.y_test) == 1000
+    assert "T-shirt_top" in folder.class_names and "test_split" not in folder.info  # its own test/ folder
+    rgb = load_source("npz", tmp_path / "rgb32.npz")
+    assert rgb.x_train.shape == (5000, 32, 32, 3) and rgb.class_names[0] == "T-shirt/top"
+
+    grid = load_space(root / "spaces/examples/own-grid.toml")  # every point built and counted: all fit
+    assert grid.engine == "grid" and len(grid.grid_points()) == 24
+    for name, source in (("folder", "folder"), ("npz-rgb", "npz")):
+        space = load_space(root / f"spaces/examples/{name}.toml", check_budget=False)
+        assert space.data.source == source and Path(space.data.path).is_absolute()
+        assert Path(space.data.path).parent == (root / ".data/examples").resolve()
