@@ -168,6 +168,21 @@ def test_a_compiled_builder_keeps_its_loss_behind_one_hot_labels(builders):
     assert "accuracy" in history.history and np.isfinite(history.history["loss"][0])
 
 
+@pytest.mark.smoke
+@pytest.mark.jax
+def test_train_keeps_a_compiled_builders_own_recipe_and_records_it(builders, data_dir):
+    from search.data import DataOptions
+    from search.training import TrainConfig, train
+
+    config = TrainConfig(f"{builders}/seed001.py:create_model", {"optimizer": "adam"}, epochs=1, batch_size=64,
+                         data=DataOptions(subset=200, test_subset=100))
+    metrics = train(config, data_dir=data_dir, verbose=False).metrics
+    assert metrics["params"] == 47_582 and metrics["hparams"]["label_smoothing"] == 0.0
+    assert metrics["recipe"]["optimizer"] == "adam" and metrics["recipe"]["learning_rate_from"] == \
+        "your builder's compile"
+    assert metrics["test"]["accuracy"] >= 0.0 and metrics["builder"]["sha256"]
+
+
 def test_a_compiled_builder_refuses_recipe_settings_it_would_ignore(builders):
     with pytest.raises(ConfigError, match="compiles its own model, so 'learning_rate' would have no effect"):
         build_model(f"{builders}/mine.py:categorical", {"learning_rate": 0.01})

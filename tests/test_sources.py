@@ -156,6 +156,7 @@ def test_arguments_a_source_does_not_take_are_refused(args, kwargs, fragment):
 # --- folder --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.smoke  # Pillow's lowest declared version decodes it too (CI's lowest-versions job)
 def test_folder_of_digits_decodes_with_a_stratified_fixed_test_split(digits_folder, digits):
     x, y = digits
     raw = load_source("folder", digits_folder)

@@ -59,12 +59,31 @@ def compiled_by_builder(model: keras.Model) -> bool:
 
 
 def refuse_recipe_overrides(variant: Variant, overrides: Mapping[str, Any]) -> None:
-    """A builder that compiles its own model ignores the recipe: setting it would change nothing."""
-    own = variant.builder is not None and set(overrides) & (set(RECIPE_KEYS) - _builder_params(variant))
-    if own:
-        name = sorted(own)[0]
+    """A builder that compiles its own model ignores the recipe: setting it (off its default) would change nothing."""
+    if variant.builder is None:
+        return
+    recipe = set(RECIPE_KEYS) - _builder_params(variant)
+    defaults = variant.space.defaults()
+    ignored = sorted(k for k, v in overrides.items() if k in recipe and v != defaults.get(k))
+    if ignored:
+        name = ignored[0]
         raise ConfigError(f"builder '{variant.name}' compiles its own model, so '{name}' would have no effect; "
                           "remove it, or return the model uncompiled to let cnn-search compile it")
+
+
+def uncompiled(core: keras.Model) -> keras.Model:
+    """The builder's network (same layers, same weights) as a fresh model without its compile state.
+
+    Trained inside the preprocessing wrapper, the builder's own compiled model
+    would carry compile metrics that never get built, which Keras before 3.6
+    fails on when it reads the wrapper's metrics; its optimizer, loss and
+    metrics are moved to the wrapper by :func:`compile_like` instead.
+    """
+    import keras
+
+    if not getattr(core, "inputs", None):  # a subclassed model: it has no graph to rewire
+        return core
+    return keras.Model(core.inputs, core.outputs, name=core.name)
 
 
 def compile_like(model: keras.Model, core: keras.Model, reference: str, **options: Any) -> keras.Model:

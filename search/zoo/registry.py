@@ -27,7 +27,14 @@ from .builders import (
     is_reference,
     load_builder,
 )
-from .compiled import checked_user_model, compile_like, compiled_by_builder, refuse_recipe_overrides, say_once
+from .compiled import (
+    checked_user_model,
+    compile_like,
+    compiled_by_builder,
+    refuse_recipe_overrides,
+    say_once,
+    uncompiled,
+)
 from .hparams import HParam, HParamSpace
 from .layers import total_params, trainable_params
 from .training_recipe import compile_classifier, recipe_params
@@ -205,11 +212,11 @@ def build_model(name: str | Callable[..., Any], hparams: Mapping[str, Any] | Non
     own = compiled_by_builder(core)
     if own:
         refuse_recipe_overrides(variant, hparams or {})
-    model = core
+    model = uncompiled(core) if own else core
     if normalization is not None:
         from .preprocessing import with_preprocessing  # Keras layers: only when a model is built
 
-        model = with_preprocessing(core, normalization)
+        model = with_preprocessing(model, normalization)
     if compile and own:
         compile_like(model, core, variant.name, **(compile_options or {}))
     elif compile:
