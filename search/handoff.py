@@ -104,6 +104,26 @@ def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url:
     )
 
 
+def differences(spec: BestSpec, config: TrainConfig) -> str | None:
+    """One line on what a run from ``spec`` does differently from the trial it was chosen from (None: nothing)."""
+    trial, now = spec.data, config.data
+    parts = []
+    if config.full_train:
+        parts.append("fits on train + validation together (no validation split)")
+    if now.subset != trial.subset:
+        parts.append(f"trains on {_images(now.subset)} where the trial used {_images(trial.subset)}")
+    if now.test_subset != trial.test_subset:
+        parts.append(f"is scored on {_images(now.test_subset, 'test')} where the trial used "
+                     f"{_images(trial.test_subset, 'test')}")
+    if not parts:
+        return None
+    return f"this run {', '.join(parts)}; epochs, seed and hyperparameters are the trial's"
+
+
+def _images(n: int | None, kind: str = "training") -> str:
+    return f"every {kind} image" if n is None else f"a stratified subset of {n:,} {kind} images"
+
+
 def write_best(spec: BestSpec, path: str | Path) -> Path:
     write_json(path, spec.model_dump(mode="json"))
     return Path(path)
@@ -153,11 +173,22 @@ def _data_options(spec: BestSpec) -> DataOptions:
         raise SettingError(("data", *exc.loc), exc.detail) from None
 
 
-def train_config(spec: BestSpec, *, full_train: bool = False) -> TrainConfig:
-    """The exact configuration of the spec, optionally trained on train + validation."""
+def train_config(spec: BestSpec, *, full_train: bool = False, subset: int | None = None) -> TrainConfig:
+    """The exact configuration of the spec; with ``full_train``, the final run a search is for.
+
+    Without ``full_train`` it retrains the trial as it ran (its subset, its
+    validation split), so its figures can be checked against the study's. A
+    final run (``full_train``) fits on every training image of the source,
+    train and validation together, and is scored on the whole test set: the
+    search's ``subset`` and ``test_subset`` made trials fast, they are not
+    what the user means the model to learn from. ``subset`` asks for a
+    stratified subset of that many images instead.
+    """
     from .training import TrainConfig  # Keras: only when a run is configured, not to write best.json
 
     data = _data_options(spec)
+    if full_train or subset is not None:
+        data = data.replace(subset=subset, test_subset=None if full_train else data.test_subset)
     split = spec.seed if spec.split_seed is None else spec.split_seed  # older specs: the search split by its seed
     return TrainConfig(spec.variant, spec.hparams, epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.seed,
                        split_seed=split, data=data, full_train=full_train, fit=spec.training)

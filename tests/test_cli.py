@@ -86,3 +86,22 @@ def test_usage_errors_are_one_line_with_exit_2(argv, fragment, tmp_path, capsys)
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("cnn-search: error: ") and fragment in err[0]
+
+
+def test_version_and_the_studies_of_a_results_directory(tmp_path, capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"cnn-search {version('cnn-search')}"
+
+    results = tmp_path / "results"
+    for name in ("seed000", "seed004"):  # committed studies, copied: they are read, never written
+        shutil.copytree(f"results/{name}", results / name, ignore=shutil.ignore_patterns("*.png", "*.html"))
+    assert main(["studies", "--results-dir", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "seed000" in out and "datacamp, datacamp-dropout" in out and "m1, m3, m4" in out
+
+    assert main(["leaderboard", "seed0000", "--results-dir", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "no study 'seed0000'" in err and "(did you mean 'seed000'?)" in err and "seed000, seed004" in err

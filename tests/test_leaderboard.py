@@ -123,16 +123,24 @@ def test_choosing_by_a_test_metric_is_refused_unless_the_leak_is_named(quick_stu
     assert main(["leaderboard", "quickstart", "--results-dir", str(results), "--metric", "test_accuracy"]) == 0
 
 
-def test_train_from_cli_and_full_train(quick_study, results, tmp_path, data_dir):
+def test_train_from_cli_and_full_train(quick_study, results, tmp_path, data_dir, capsys):
     spec = best_spec(load_existing_study("quickstart", None, results))
+    assert spec.data.subset == 800, "the search trained on a subset"
+    final = train_config(spec, full_train=True).data  # the final run a search is for: every image
+    assert final.subset is None and final.test_subset is None and final.seed == spec.split_seed
+    assert train_config(spec).data.subset == 800, "without --full-train: the trial as it ran"
     path = write_best(spec, tmp_path / "best.json")
     out = tmp_path / "final"
-    assert main(["train", "--from", str(path), "--full-train", "--quiet", "--data-dir", str(data_dir),
-                 "--out", str(out)]) == 0
+    assert main(["train", "--from", str(path), "--full-train", "--subset", "1200", "--quiet", "--data-dir",
+                 str(data_dir), "--out", str(out)]) == 0
+    assert "note: this run fits on train + validation together (no validation split), trains on a stratified " \
+           "subset of 1,200 training images where the trial used a stratified subset of 800 training images, is " \
+           "scored on every test image where the trial used a stratified subset of 1,000 test images" \
+           in capsys.readouterr().err
     metrics = json.loads((out / "metrics.json").read_text())
     assert spec.split_seed == metrics["split_seed"] == metrics["data"]["seed"] == 0, "the search's split, recorded"
     assert metrics["full_train"] is True and metrics["val"] is None
-    assert metrics["data"]["n_train"] == 800 and metrics["data"]["n_val"] == 0
+    assert metrics["data"]["n_train"] == 1200 and metrics["data"]["n_val"] == 0
     assert metrics["hparams"] == spec.hparams
 
 

@@ -24,6 +24,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnn-search", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"cnn-search {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in (models, searching, studies, bench):
         group.register(sub)
@@ -48,6 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cnn-search: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cnn-search")
+    except PackageNotFoundError:  # a checkout on sys.path, not installed
+        return "(not installed)"
 
 
 def _one_line(exc: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,15 +73,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train_config(args: argparse.Namespace) -> Any:
     from ..data import DataOptions
-    from ..handoff import load_best, train_config
+    from ..handoff import differences, load_best, train_config
     from ..training import TrainConfig
 
     if args.from_spec is not None:
-        if args.variant or args.set or args.epochs or args.batch_size or args.subset or args.split_seed is not None \
+        if args.variant or args.set or args.epochs or args.batch_size or args.split_seed is not None \
                 or data_source(args):
             raise ConfigError("train --from takes the whole configuration from the spec; drop VARIANT, --set, "
-                              "--epochs, --batch-size, --subset, --split-seed and --data")
-        return train_config(load_best(args.from_spec), full_train=args.full_train)
+                              "--epochs, --batch-size, --split-seed and --data (--subset and --full-train are "
+                              "for the final run)")
+        spec = load_best(args.from_spec)
+        config = train_config(spec, full_train=args.full_train, subset=args.subset)
+        note = differences(spec, config)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        return config
     if not args.variant:
         raise ConfigError("train needs a VARIANT (see `cnn-search models`) or --from best.json")
     return TrainConfig(

@@ -15,6 +15,12 @@ from .common import add_storage_args, add_study_args
 def register(sub: Any) -> None:
     from ..reports.metrics import METRIC_NAMES
 
+    listing = sub.add_parser("studies", help="list the studies in a results directory or a storage",
+                             description="List the studies in --results-dir (their study.journal files) or in "
+                                         "--storage, with their trials. Example: cnn-search studies")
+    add_storage_args(listing)
+    listing.set_defaults(handler=cmd_studies)
+
     board = sub.add_parser("leaderboard", help="rank a study's configurations")
     add_study_args(board)
     board.add_argument("--by", choices=("config", "variant"), default="config", help="one row per ...")
@@ -50,6 +56,45 @@ def register(sub: Any) -> None:
     seeds.add_argument("--out", type=Path, default=Path("results/seeds"),
                        help="where the leaderboard CSVs and table.md go (default results/seeds)")
     seeds.set_defaults(handler=cmd_seeds)
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    """One line per study: name, engine, variant(s), trials by status."""
+    from tabulate import tabulate
+
+    from ..storages import journal_studies, load_existing_study
+
+    if args.storage and "://" in args.storage:
+        import optuna
+
+        from ..storages import open_storage
+
+        names = optuna.get_all_study_names(open_storage(args.storage, "", args.results_dir))
+        where = "the storage"
+    else:
+        names, where = journal_studies(args.results_dir), str(args.results_dir)
+    if not names:
+        print(f"no studies in {where}; `cnn-search run SPACE.toml` creates one", file=sys.stderr)
+        return 0
+    rows = [_study_row(load_existing_study(name, args.storage if args.storage and "://" in args.storage else None,
+                                           args.results_dir)) for name in names]
+    print(tabulate(rows, headers=["study", "engine", "variant", "trials", "by status"], tablefmt="simple"))
+    return 0
+
+
+def _study_row(study: Any) -> list[Any]:
+    from ..records import trial_status
+    from ..reports.display import short_variant
+
+    space = study.user_attrs.get("space") or {}
+    variants = space.get("variants") or [space.get("variant")]
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        status = trial_status(trial)
+        counts[status] = counts.get(status, 0) + 1
+    return [study.study_name, study.user_attrs.get("engine") or space.get("engine") or "-",
+            ", ".join(short_variant(str(v)) for v in variants if v) or "-", sum(counts.values()),
+            ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "-"]
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

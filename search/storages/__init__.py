@@ -11,10 +11,11 @@ from .storage import (
     adopt_heartbeat,
     default_storage_path,
     describe_storage,
+    journal_studies,
     load_existing_study,
     mask_url,
     open_storage,
 )
 
-__all__ = ["Heartbeat", "adopt_heartbeat", "default_storage_path", "describe_storage", "load_existing_study",
-           "mask_url", "open_storage"]
+__all__ = ["Heartbeat", "adopt_heartbeat", "default_storage_path", "describe_storage", "journal_studies",
+           "load_existing_study", "mask_url", "open_storage"]

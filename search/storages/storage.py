@@ -23,6 +23,7 @@ server restart is re-established and the query retried for up to
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import re
@@ -295,6 +296,11 @@ def load_existing_study(study: str, url: str | None = None, results_dir: str | P
     """
     where = describe_storage(url, study, results_dir)
     journal = default_storage_path(study, results_dir) if url is None else None if "://" in url else Path(url)
+    if url is None and journal is not None and not journal.is_file():
+        known = journal_studies(results_dir)
+        raise ConfigError(f"no study '{study}' at {where}{_did_you_mean(study, known)}; studies in {results_dir}: "
+                          f"{', '.join(known) or 'none'} (`cnn-search run SPACE.toml` creates one; --storage names "
+                          "another storage)")
     if journal is not None and not journal.is_file():
         raise ConfigError(f"no study '{study}' at {where}; run `cnn-search run SPACE.toml` first "
                           "or name its storage with --storage")
@@ -302,10 +308,24 @@ def load_existing_study(study: str, url: str | None = None, results_dir: str | P
     try:
         loaded = optuna.load_study(study_name=study, storage=storage)
     except KeyError:
-        known = ", ".join(optuna.get_all_study_names(storage)) or "none"
-        raise ConfigError(f"no study '{study}' in {where}; studies there: {known}") from None
+        names = optuna.get_all_study_names(storage)
+        raise ConfigError(f"no study '{study}' in {where}{_did_you_mean(study, names)}; studies there: "
+                          f"{', '.join(names) or 'none'}") from None
     adopt_heartbeat(storage, loaded, heartbeat, stream=stream)
     return loaded
+
+
+def journal_studies(results_dir: str | Path = DEFAULT_RESULTS) -> list[str]:
+    """The studies kept as journal files in ``results_dir`` (``<study>/study.journal``), by name."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    return sorted(path.parent.name for path in root.glob(f"*/{JOURNAL_NAME}") if path.is_file())
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def adopt_heartbeat(storage: BaseStorage, study: optuna.Study, asked: int | None, *, create: bool = False,
