@@ -50,12 +50,15 @@ class TrialReporter:
         finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
         skipped = sum(records.trial_status(t) in records.SKIPPED for t in finished)
         pruned = sum(t.state == TrialState.PRUNED for t in finished) - skipped
-        failed = sum(t.state == TrialState.FAIL for t in trials)
+        failed = sum(records.trial_status(t) == records.STATUS_FAILED for t in trials)
+        interrupted = sum(records.trial_status(t) == records.STATUS_INTERRUPTED for t in trials)
         self.session_done += 1
         elapsed = time.perf_counter() - self.start
         done = f"{len(finished)}/{self.total}" if self.total else str(len(finished))
         parts = [f"trial {trial.number}: {self._outcome(trial)}", f"done {done}", f"pruned {pruned}",
-                 f"skipped {skipped}", f"failed {failed}", f"best {self._best(finished)}", f"elapsed {_fmt(elapsed)}"]
+                 f"skipped {skipped}", f"failed {failed}",
+                 *([f"interrupted {interrupted} (re-queued)"] if interrupted else []),
+                 f"best {self._best(finished)}", f"elapsed {_fmt(elapsed)}"]
         etas = []
         if self.total:
             etas.append(elapsed / self.session_done * max(self.total - len(finished), 0))
@@ -75,6 +78,8 @@ class TrialReporter:
         size = f" {params:,} params" if params is not None else ""
         if trial.state == TrialState.COMPLETE:
             return f"val_acc {trial.value:.4f}{size}"
+        if status == records.STATUS_INTERRUPTED:
+            return "interrupted (queued again)"
         if trial.state == TrialState.FAIL:
             return f"failed ({trial.user_attrs.get('reason', 'unknown error')}){size}"
         return f"{status}{size}"

@@ -21,6 +21,8 @@ STATUS_OVER_BUDGET = "over_budget"
 STATUS_INVALID = "invalid"
 STATUS_FAILED = "failed"
 STATUS_DIVERGED = "diverged"  # pruned because the loss became NaN or infinite
+STATUS_INTERRUPTED = "interrupted"  # failed by a Ctrl-C or SIGTERM and queued again: not the configuration's fault
+INTERRUPTED_ATTR = "interrupted"  # the trial attribute (True) that marks such a trial
 #: Statuses of points that never trained: over the parameter budget, or not a buildable model.
 SKIPPED = (STATUS_OVER_BUDGET, STATUS_INVALID)
 
@@ -29,13 +31,15 @@ def trial_status(trial: FrozenTrial) -> str:
     """A trial's status as every report counts it: the one its record gives, once it has finished.
 
     A failed trial is ``failed`` whatever its record says (it may have failed
-    after recording ``complete``); a finished one has its recorded status
+    after recording ``complete``), or ``interrupted`` when a Ctrl-C or SIGTERM
+    stopped it (it was queued again, so it says nothing about its
+    configuration); a finished one has its recorded status
     (``complete``, ``pruned``, ``diverged``, ``over_budget``, ``invalid``), or
     its state's name without one; an unfinished one is ``running`` or
     ``waiting`` even when a retried run left a status behind.
     """
     if trial.state == TrialState.FAIL:
-        return STATUS_FAILED
+        return STATUS_INTERRUPTED if trial.user_attrs.get(INTERRUPTED_ATTR) else STATUS_FAILED
     status = trial.user_attrs.get("status")
     if status and trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return str(status)

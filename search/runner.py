@@ -37,7 +37,7 @@ from .reports.display import short_variant
 from .runtime import backend_name, import_backend_quietly, package_versions, run_environment
 from .storages import adopt_heartbeat, default_storage_path, describe_storage, open_storage
 from .study import finished_trials, open_study, queued, target_trials, top_up
-from .study.study import compute_exhausted, compute_used, target_reached
+from .study.study import compute_exhausted, compute_used, resumed_sampler_seed, target_reached
 from .workers.devices import Slot, hide_gpus, host_gpus, plan_slots
 from .workers.pool import LocalPool, PoolConfig, exit_description, kill_wedged
 
@@ -206,8 +206,10 @@ def _run_here(study: optuna.Study, space: Space, storage: optuna.storages.BaseSt
 
     for key, value in run_environment().items():
         study.set_user_attr(key, value)
+    started = sum(t.state != TrialState.WAITING for t in study.get_trials(deepcopy=False))
+    seed = resumed_sampler_seed(space.seed, started)
     run_study(space, storage, dataset, ParamCounter.for_dataset(dataset), [reporter], queue=False,
-              trial_attrs={**run_environment(), "sampler_seed": space.seed})
+              sampler_seed=seed, trial_attrs={**run_environment(), "sampler_seed": seed})
 
 
 def _outcome(study: optuna.Study, space: Space, *, ran: bool) -> SearchOutcome:

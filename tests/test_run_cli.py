@@ -59,3 +59,27 @@ def test_ctrl_c_stops_cleanly_and_resume_retries_the_interrupted_trial(tmp_path,
     assert len(finished) == 3, "exactly the requested trials, none lost or duplicated"
     retries = [t for t in study.trials if t.user_attrs.get("retry_of") == failed[0].number]
     assert len(retries) == 1 and retries[0].params == failed[0].params
+
+
+def test_a_resumed_search_does_not_propose_the_configurations_it_already_has(tmp_path, data_dir):
+    """Raising --n-trials on a finished study: a sampler seeded as before would replay its start-up draws."""
+    args = ("run", "spaces/quickstart.toml", "--study", "extend", "--subset", "500", "--epochs", "1",
+            "--test-subset", "100", "--data-dir", str(data_dir), "--results-dir", str(tmp_path))
+    for n in ("2", "4"):
+        done = subprocess.run(cli(*args, "--n-trials", n), capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+    trials = load_existing_study("extend", None, tmp_path).trials
+    assert len(trials) == 4
+    first, later = [t.params for t in trials[:2]], [t.params for t in trials[2:]]
+    assert not any(p in first for p in later), "the resumed run proposed a configuration the study had"
+    assert trials[0].user_attrs["sampler_seed"] == 0 and trials[2].user_attrs["sampler_seed"] != 0
+
+
+def test_an_interrupted_trial_counts_as_interrupted_not_failed():
+    from optuna.trial import create_trial
+
+    from search.records import trial_status
+
+    interrupted = create_trial(state=TrialState.FAIL, user_attrs={"interrupted": True})
+    assert trial_status(interrupted) == "interrupted"
+    assert trial_status(create_trial(state=TrialState.FAIL, user_attrs={"reason": "boom"})) == "failed"

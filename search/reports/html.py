@@ -33,7 +33,7 @@ INDEX = "index.html"
 TOP_CURVES = 5
 TOP_CONFUSED = 5
 _STATUS_ORDER = (records.STATUS_COMPLETE, records.STATUS_PRUNED, records.STATUS_OVER_BUDGET,
-                 records.STATUS_INVALID, records.STATUS_FAILED, "running", "waiting")
+                 records.STATUS_INVALID, records.STATUS_FAILED, records.STATUS_INTERRUPTED, "running", "waiting")
 _MISSING = "—"
 
 

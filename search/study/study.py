@@ -8,6 +8,7 @@ different space under the same name is refused rather than mixed in.
 from __future__ import annotations
 
 import warnings
+import zlib
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -56,6 +57,20 @@ def make_sampler(space: Space, seed: int | None = None) -> optuna.samplers.BaseS
             multivariate=settings.multivariate, group=settings.multivariate,
             constraints_func=budget_constraint if settings.budget_constraint and space.max_params else None,
             warn_independent_sampling=False)
+
+
+def resumed_sampler_seed(seed: int, trials_before: int) -> int:
+    """The sampler seed of a run that finds ``trials_before`` trials in its study.
+
+    A sampler restarts its random sequence in every process: seeded alike, a
+    resumed run (or a run that raises ``--n-trials``) would propose the
+    start-up configurations the study already has. A fresh study uses the
+    space's seed; a resumed one a seed derived from it and the trials already
+    there, so the study stays reproducible from its seed and its history.
+    """
+    if trials_before == 0:
+        return seed
+    return zlib.crc32(f"{seed}:{trials_before}".encode()) % 2**32
 
 
 def budget_constraint(trial: optuna.trial.FrozenTrial) -> tuple[float]:
