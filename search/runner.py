@@ -113,22 +113,35 @@ def place_this_process(options: RunOptions) -> bool:
     it again is harmless. Returns False when the GPUs should be hidden but
     Keras was imported before (a notebook): they stay visible here.
     """
-    if options.workers is not None and options.workers < 0:
-        raise ConfigError(f"--workers must be 0 (only create the study and its queue) or more, got {options.workers}")
-    hidden = hide_gpus() if options.local_pool or options.workers == 0 else True
+    hidden = _hide_gpus_for(options)
     import_backend_quietly()
     return hidden
 
 
+def _hide_gpus_for(options: RunOptions) -> bool:
+    """The device half of :func:`place_this_process`: no backend is started (nor Keras imported)."""
+    if options.workers is not None and options.workers < 0:
+        raise ConfigError(f"--workers must be 0 (only create the study and its queue) or more, got {options.workers}")
+    return hide_gpus() if options.local_pool or options.workers == 0 else True
+
+
 def resolve_space(path: str | Path, options: RunOptions) -> Space:
-    """The validated space with CLI overrides applied (its budget check builds models, so it places first)."""
-    place_this_process(options)
+    """The validated space with CLI overrides applied, then its budget checked on its data.
+
+    Everything that needs no model is checked before the backend starts, so
+    a missing file or a misspelt key fails in about the time it takes to
+    import Optuna, not TensorFlow; the budget check builds models, so the
+    process is placed (GPUs hidden when workers train) and the backend
+    started only then.
+    """
+    _hide_gpus_for(options)
     from .spaces.loader import check_space_budget, load_space
 
     space = load_space(path, check_budget=False).with_overrides(
         study=options.study, n_trials=options.n_trials, timeout=options.timeout, subset=options.subset,
         epochs=options.epochs, test_subset=options.test_subset, max_retries=options.max_retries,
         trial_timeout=options.trial_timeout, data=options.data)
+    place_this_process(options)
     check_space_budget(space, path, options.data_dir)  # on the data the run uses, --data included
     return space
 

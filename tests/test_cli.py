@@ -28,6 +28,17 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) ->
         assert fragment in lines[0]
 
 
+def test_models_lists_the_zoo_from_its_declarations_without_a_backend():
+    listed = subprocess.run([sys.executable, "-c", "import sys; from search.cli import main; main(['models']); "
+                             "print(sorted({'keras', 'tensorflow', 'jax', 'torch'} & set(sys.modules)))"],
+                            capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[-1] == "[]", "no backend is started to list the zoo"
+    assert {line.split()[0] for line in lines[1:-1]} >= {"grid50k", "cnn", "resnet50", "m4"}
+    assert "cnn-search models --count" in listed.stderr
+
+
 def test_models_lists_the_zoo_with_budget(capsys):
     assert main(["models", "--budget", "50000"]) == 0
     out = capsys.readouterr().out
@@ -105,3 +116,35 @@ def test_version_and_the_studies_of_a_results_directory(tmp_path, capsys):
     assert main(["leaderboard", "seed0000", "--results-dir", str(results)]) == 2
     err = capsys.readouterr().err
     assert "no study 'seed0000'" in err and "(did you mean 'seed000'?)" in err and "seed000, seed004" in err
+
+
+def _cpu_seconds(args: list[str], status: int) -> float:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert proc.returncode == status, proc.stderr
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def test_a_bad_space_fails_before_the_backend_starts(tmp_path):
+    """Side by side in fresh interpreters, best of 3, as CPU time (wall time on a shared machine varies 2x).
+
+    A missing file and a misspelt key need no model, so they are reported before Keras and its backend load.
+    """
+    typo = tmp_path / "typo.toml"
+    typo.write_text('study = "typo"\nvariant = "cnn"\n[search]\nfilters_1 = { type = "int", low = 8, hihg = 32 }\n')
+    commands = {
+        "imports": ([sys.executable, "-c", "import optuna, pandas"], 0),
+        "missing": ([sys.executable, "-m", "search", "run", str(tmp_path / "absent.toml")], 2),
+        "typo": ([sys.executable, "-m", "search", "run", str(typo)], 2),
+    }
+    took: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(3):
+        for name, (args, status) in commands.items():
+            took[name].append(_cpu_seconds(args, status))
+    for name in ("missing", "typo"):
+        ratio = min(took[name]) / min(took["imports"])
+        assert ratio <= 3, f"{name}: {min(took[name]):.2f} s against optuna + pandas {min(took['imports']):.2f} s"
+    assert_one_line_error(run_cli("run", str(typo)), "search.filters_1.hihg: unknown key (did you mean 'high'?)")

@@ -13,8 +13,11 @@ from .common import add_data_args, data_source, parse_assignments
 
 
 def register(sub: Any) -> None:
-    models = sub.add_parser("models", help="list the model zoo with parameter counts")
-    models.add_argument("--budget", type=int, help="mark which variants fit under N trainable params")
+    models = sub.add_parser("models", help="list the model zoo (with --count, their parameter counts)",
+                            description="List the zoo's variants. Example: cnn-search models --budget 50000")
+    models.add_argument("--count", action="store_true", help="build each variant once to count its trainable "
+                        "parameters (starts the backend: seconds)")
+    models.add_argument("--budget", type=int, help="count, and mark which variants fit under N trainable params")
     models.set_defaults(handler=cmd_models)
 
     train = sub.add_parser("train", help="train and evaluate one variant")
@@ -41,11 +44,20 @@ def register(sub: Any) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    import_backend_quietly()
-    from ..zoo import count_params, list_variants
+    from ..zoo import list_variants
 
-    rows = [(v.name, count_params(v.name), v.summary) for v in list_variants()]
-    width = max(len(name) for name, _, _ in rows)
+    variants = list_variants()
+    width = max(len(v.name) for v in variants)
+    if not args.count and args.budget is None:  # the declarations only: no model is built, no backend starts
+        print(f"{'variant':<{width}}  description")
+        for v in variants:
+            print(f"{v.name:<{width}}  {v.summary}")
+        print("parameter counts: cnn-search models --count (builds each variant once)", file=sys.stderr)
+        return 0
+    import_backend_quietly()
+    from ..zoo import count_params
+
+    rows = [(v.name, count_params(v.name), v.summary) for v in variants]
     header = f"{'variant':<{width}}  {'params':>10}"
     if args.budget is not None:
         header += f"  {'fits ' + format(args.budget, ','):>12}"
@@ -59,6 +71,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    _check_before_the_backend(args)
     import_backend_quietly()
     from ..training import train, write_run
 
@@ -69,6 +82,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"{m['variant']}: {m['params']:,} params, test accuracy {m['test']['accuracy']:.4f}, "
           f"test loss {m['test']['loss']:.4f}, {m['training_time_s']:.1f}s training; results in {out}")
     return 0
+
+
+def _check_before_the_backend(args: argparse.Namespace) -> None:
+    """Refuse a bad variant, ``--set`` or data option before Keras loads (seconds, not the backend's start-up)."""
+    if args.from_spec is not None or not args.variant:
+        return
+    from ..data import DataOptions
+    from ..zoo import get_variant
+
+    get_variant(args.variant).resolve(parse_assignments(args.set))
+    DataOptions(**data_source(args), subset=args.subset, normalize=args.normalize, val_fraction=args.val_fraction)
 
 
 def _train_config(args: argparse.Namespace) -> Any:

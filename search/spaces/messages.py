@@ -7,6 +7,7 @@ below both rather than in either.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -30,7 +31,8 @@ def validate_model(model: type[M], data: Any, source: str) -> M:
     try:
         return model.model_validate(dict(data))
     except ValidationError as exc:
-        errors = exc.errors()
+        # An unknown key (a typo) explains the "missing" error of the key it was meant to be: report it first.
+        errors = sorted(exc.errors(), key=lambda e: unwrap(e).get("type") != "extra_forbidden")
         location, message = describe_error(errors[0], model)
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         where = f"{location}: " if location else ""
@@ -49,8 +51,10 @@ def describe_error(error: Mapping[str, Any], root: type[BaseModel]) -> tuple[str
         return format_loc(clean + cause.loc), str(cause)
     if kind == "extra_forbidden":
         model = _model_at(root, loc[:-1], tag)
-        allowed = ", ".join(model.model_fields) if model is not None else ""
-        return format_loc(clean), "unknown key" + (f"; allowed: {allowed}" if allowed else "")
+        fields = list(model.model_fields) if model is not None else []
+        close = difflib.get_close_matches(str(loc[-1]), fields, n=1) if loc else []
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return format_loc(clean), f"unknown key{hint}" + (f"; allowed: {', '.join(fields)}" if fields else "")
     if kind == "missing":
         return format_loc(clean), "required key is missing"
     if kind in ("model_type", "model_attributes_type", "dict_type"):

@@ -187,6 +187,7 @@ def _import_file(reference: str, path: Path) -> types.ModuleType:
     name = f"cnn_search_builder_{resolved.stem}_{digest}"
     if name in sys.modules:
         return sys.modules[name]
+    _start_backend_quietly()  # the builder's file imports Keras: without its C++ start-up noise
     spec = importlib.util.spec_from_file_location(name, resolved)
     if spec is None or spec.loader is None:
         raise ConfigError(f"builder reference '{reference}': {path} is not a Python file")
@@ -205,6 +206,7 @@ def _import_file(reference: str, path: Path) -> types.ModuleType:
 
 
 def _import_module(reference: str, module: str) -> types.ModuleType:
+    _start_backend_quietly()
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -213,6 +215,12 @@ def _import_module(reference: str, module: str) -> types.ModuleType:
     except Exception as exc:
         raise ConfigError(f"builder reference '{reference}': importing {module} failed: "
                           f"{type(exc).__name__}: {_one_line(exc)}") from None
+
+
+def _start_backend_quietly() -> None:
+    from ..runtime import import_backend_quietly
+
+    import_backend_quietly()
 
 
 def _has_source(builder: Callable[..., Any]) -> bool:
