@@ -28,10 +28,16 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
+#: Exports whose use starts Keras and its backend.
+_BACKEND_MODULES = ("zoo", "zoo.saved", "training")
 
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'search' has no attribute {name!r}")
+    if _EXPORTS[name] in _BACKEND_MODULES:  # as the CLI does: the backend starts without its C++ chatter
+        from .runtime import import_backend_quietly
+
+        import_backend_quietly()
     module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
     return getattr(module, name)

@@ -148,3 +148,14 @@ def test_a_bad_space_fails_before_the_backend_starts(tmp_path):
         ratio = min(took[name]) / min(took["imports"])
         assert ratio <= 3, f"{name}: {min(took[name]):.2f} s against optuna + pandas {min(took['imports']):.2f} s"
     assert_one_line_error(run_cli("run", str(typo)), "search.filters_1.hihg: unknown key (did you mean 'high'?)")
+
+
+def test_the_python_api_starts_the_backend_without_its_cpp_start_up_lines(data_dir):
+    code = ("from search import DataOptions, TrainConfig, train\n"
+            f"train(TrainConfig('cnn', {{'blocks': 1}}, epochs=1, data=DataOptions(subset=200, test_subset=100)), "
+            f"data_dir={str(data_dir)!r}, verbose=False)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)})
+    assert done.returncode == 0, done.stderr
+    for noise in ("cuInit", "cpu_feature_guard", "oneDNN", "NodeDef mentions"):
+        assert noise not in done.stderr, done.stderr

@@ -21,4 +21,7 @@ __all__ = ["ARTIFACTS", "FitOptions", "TrainConfig", "TrainResult", "TrainingSet
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from ..runtime import import_backend_quietly
+
+    import_backend_quietly()  # through the Python API too: no TensorFlow C++ start-up lines (cuInit, NodeDef)
     return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
