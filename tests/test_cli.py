@@ -159,3 +159,17 @@ def test_the_python_api_starts_the_backend_without_its_cpp_start_up_lines(data_d
     assert done.returncode == 0, done.stderr
     for noise in ("cuInit", "cpu_feature_guard", "oneDNN", "NodeDef mentions"):
         assert noise not in done.stderr, done.stderr
+
+
+def test_every_command_help_has_an_example_and_no_markup():
+    from search.cli import build_parser
+
+    parser = build_parser()
+    assert "``" not in parser.format_help()
+    commands = parser._subparsers._group_actions[0].choices  # argparse keeps the sub-parsers only here
+    for name, command in commands.items():
+        if name == "bench":  # its own parser: `cnn-search bench --help`
+            continue
+        text = command.format_help()
+        assert f"example: cnn-search {name}" in text, name
+        assert "``" not in text and "..." not in text.replace("COMMAND ...", ""), (name, text)

@@ -22,12 +22,32 @@ from .common import EXIT_INTERRUPTED, EXIT_USAGE
 Handler = Callable[[argparse.Namespace], int]
 
 
+#: One example per sub-command, shown under its --help.
+EXAMPLES = {
+    "models": "cnn-search models --budget 50000",
+    "train": "cnn-search train grid50k --epochs 2 --subset 5000 --out results/grid50k-try",
+    "run": "cnn-search run spaces/quickstart.toml",
+    "worker": "cnn-search worker quickstart --storage postgresql://cnn:PASSWORD@db:5432/cnnsearch --device gpu:0",
+    "studies": "cnn-search studies",
+    "leaderboard": "cnn-search leaderboard quickstart --top 5 --csv board.csv",
+    "best": "cnn-search best quickstart -o best.json && cnn-search train --from best.json --full-train",
+    "report": "cnn-search report quickstart",
+    "dashboard": "cnn-search dashboard quickstart --port 8080",
+    "seeds": "cnn-search seeds",
+    "bench": "cnn-search bench throughput --small",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnn-search", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="cnn-search", description="Hyperparameter search and model comparison "
+                                     "for Keras CNN image classifiers.", epilog="first search: cnn-search run "
+                                     "spaces/quickstart.toml; every command: cnn-search COMMAND --help")
     parser.add_argument("--version", action="version", version=f"cnn-search {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in (models, searching, studies, bench):
         group.register(sub)
+    for name, command in sub.choices.items():
+        command.epilog = f"example: {EXAMPLES[name]}"
     return parser
 
 

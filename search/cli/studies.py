@@ -23,7 +23,8 @@ def register(sub: Any) -> None:
 
     board = sub.add_parser("leaderboard", help="rank a study's configurations")
     add_study_args(board)
-    board.add_argument("--by", choices=("config", "variant"), default="config", help="one row per ...")
+    board.add_argument("--by", choices=("config", "variant"), default="config",
+                       help="one row per configuration (default) or per variant")
     board.add_argument("--metric", choices=METRIC_NAMES, default="val_accuracy", help="sort by")
     board.add_argument("--top", type=int, help="only the best K rows")
     board.add_argument("--csv", type=Path, help="also write the table as CSV")
@@ -42,7 +43,8 @@ def register(sub: Any) -> None:
     add_study_args(report)
     report.add_argument("--out", type=Path, help="output directory (default: results/<study>/report)")
     report.add_argument("--metric", choices=METRIC_NAMES, default="val_accuracy", help="rank by")
-    report.add_argument("--by", choices=("config", "variant"), help="learning curves per ... (default: auto)")
+    report.add_argument("--by", choices=("config", "variant"), help="learning curves per configuration or per "
+                        "variant (default: per variant in a comparison of variants, else per configuration)")
     report.set_defaults(handler=cmd_report)
 
     dash = sub.add_parser("dashboard", help="live view of a study with optuna-dashboard on 127.0.0.1")
