@@ -86,7 +86,7 @@ def best_spec(study: optuna.Study, *, metric: str = "val_accuracy", storage_url:
     full = declared.resolve(hparams)
     attrs = trial.user_attrs
     return BestSpec(
-        variant=variant, hparams=full, epochs=epochs, batch_size=batch_size,
+        variant=variant, hparams=declared.space.used(full), epochs=epochs, batch_size=batch_size,
         optimizer={"name": full.get("optimizer"), "learning_rate": full.get("learning_rate")},
         data=space.data,
         seed=(attrs.get("seeds") or [space.seed])[0], split_seed=space.data_options().seed,
@@ -154,10 +154,12 @@ def _check_model(spec: BestSpec) -> None:
     if spec.builder:
         check_unchanged(spec.builder, "this best.json")
     variant = get_variant(spec.variant)
-    missing = sorted(set(variant.space.names()) - set(spec.hparams))
-    if missing:
-        raise ConfigError(f"hparams: missing {', '.join(missing)} (the spec must list every hyperparameter)")
     resolved = variant.resolve(spec.hparams)
+    missing = sorted(n for n in set(variant.space.names()) - set(spec.hparams)
+                     if variant.space.params[n].is_used(resolved))
+    if missing:
+        raise ConfigError(f"hparams: missing {', '.join(missing)} (the spec must list every hyperparameter its "
+                          "configuration uses)")
     params = count_params(spec.variant, resolved, DataShape(*data_shape(_data_options(spec))))
     if params != spec.params:
         raise ConfigError(f"params: the spec says {spec.params:,} but these hyperparameters build a model "

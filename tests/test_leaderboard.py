@@ -100,6 +100,7 @@ def test_best_then_train_from_reproduces_the_trial(quick_study, results, tmp_pat
     assert trial.value == max(t.value for t in quick_study.trials if t.value is not None)
     assert spec.params == trial.user_attrs["params"] and spec.seed == trial.user_attrs["seeds"][0]
     assert set(spec.hparams) >= {"blocks", "filters_1", "filters_2", "kernel", "optimizer", "learning_rate"}
+    assert not {"filters_3", "filters_4", "warmup"} & set(spec.hparams), "a 2-block, constant-rate net uses none"
 
     result = train(train_config(spec), data_dir=data_dir, verbose=False)
     rebuilt = build_model(spec.variant, spec.hparams)
@@ -141,7 +142,7 @@ def test_train_from_cli_and_full_train(quick_study, results, tmp_path, data_dir,
     assert spec.split_seed == metrics["split_seed"] == metrics["data"]["seed"] == 0, "the search's split, recorded"
     assert metrics["full_train"] is True and metrics["val"] is None
     assert metrics["data"]["n_train"] == 1200 and metrics["data"]["n_val"] == 0
-    assert metrics["hparams"] == spec.hparams
+    assert {k: metrics["hparams"][k] for k in spec.hparams} == spec.hparams
 
 
 @pytest.mark.parametrize(

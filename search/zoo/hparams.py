@@ -34,6 +34,16 @@ class HParam:
     default: Any
     doc: str
     changes_params: bool
+    used_when: Mapping[str, tuple[Any, ...]] | None
+
+    def is_used(self, values: Mapping[str, Any]) -> bool:
+        """Whether a configuration with ``values`` uses this hyperparameter at all.
+
+        ``used_when`` names other hyperparameters and the values under which
+        this one matters (``filters_3`` only in a network of 3 or more blocks):
+        a configuration that does not use it lists it nowhere a person reads.
+        """
+        return not self.used_when or all(values.get(name) in allowed for name, allowed in self.used_when.items())
 
     def validate(self, name: str, value: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -57,6 +67,7 @@ class Choice(HParam):
     default: Any
     doc: str = ""
     changes_params: bool = True
+    used_when: Mapping[str, tuple[Any, ...]] | None = None
 
     def validate(self, name: str, value: Any) -> Any:
         if isinstance(value, str):
@@ -82,6 +93,7 @@ class Int(HParam):
     default: int | None
     doc: str = ""
     changes_params: bool = True
+    used_when: Mapping[str, tuple[Any, ...]] | None = None
     optional: bool = False
 
     def validate(self, name: str, value: Any) -> int | None:
@@ -122,6 +134,7 @@ class Float(HParam):
     optional: bool = False
     log: bool = False
     changes_params: bool = True
+    used_when: Mapping[str, tuple[Any, ...]] | None = None
 
     def validate(self, name: str, value: Any) -> float | None:
         if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "default")):
@@ -157,6 +170,7 @@ class Bool(HParam):
     default: bool
     doc: str = ""
     changes_params: bool = True
+    used_when: Mapping[str, tuple[Any, ...]] | None = None
 
     _TRUE = ("true", "yes", "1", "on")
     _FALSE = ("false", "no", "0", "off")
@@ -185,6 +199,7 @@ class Path(HParam):
     default: str | None = None
     doc: str = ""
     changes_params: bool = False  # pretrained weights change values, not the count
+    used_when: Mapping[str, tuple[Any, ...]] | None = None
 
     def validate(self, name: str, value: Any) -> str | None:
         if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
@@ -204,6 +219,7 @@ class Text(HParam):
     default: str | None
     doc: str = ""
     changes_params: bool = True
+    used_when: Mapping[str, tuple[Any, ...]] | None = None
     optional: bool = False
 
     def validate(self, name: str, value: Any) -> str | None:
@@ -224,6 +240,7 @@ class Value(HParam):
     default: Any
     doc: str = ""
     changes_params: bool = True
+    used_when: Mapping[str, tuple[Any, ...]] | None = None
 
     def validate(self, name: str, value: Any) -> Any:
         if value is None or isinstance(value, (str, bool, int, float)):
@@ -242,6 +259,10 @@ class HParamSpace:
 
     def names(self) -> list[str]:
         return list(self.params)
+
+    def used(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` without the hyperparameters the configuration does not use."""
+        return {k: v for k, v in values.items() if k not in self.params or self.params[k].is_used(values)}
 
     def changes_params(self, name: str) -> bool:
         """Whether ``name``'s value can change the weight count (an undeclared name is assumed to)."""

@@ -29,7 +29,8 @@ MAX_BLOCKS = 4
 _DEFAULT_FILTERS = (32, 64, 128, 128)
 
 _FILTERS: dict[str, HParam] = {
-    f"filters_{i + 1}": Int(1, 512, _DEFAULT_FILTERS[i], f"filters of each conv in block {i + 1}")
+    f"filters_{i + 1}": Int(1, 512, _DEFAULT_FILTERS[i], f"filters of each conv in block {i + 1}",
+                            used_when={"blocks": tuple(range(i + 1, MAX_BLOCKS + 1))} if i else None)
     for i in range(MAX_BLOCKS)
 }
 

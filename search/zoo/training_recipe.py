@@ -55,7 +55,7 @@ def recipe_params(default_optimizer: str = "adam") -> dict[str, HParam]:
                               "constant, cosine decay to 0, or linear warm-up then cosine decay",
                               changes_params=False),
         "warmup": Float(0.0, 0.5, 0.1, "warm-up fraction of the run's steps (warmup_cosine only)",
-                        high_inclusive=True, changes_params=False),
+                        high_inclusive=True, changes_params=False, used_when={"lr_schedule": ("warmup_cosine",)}),
         "weight_decay": Float(0.0, 0.1, None, "decoupled weight decay; none = the optimizer's default "
                               "(0.004 for adamw, none for the others)", high_inclusive=True, optional=True,
                               changes_params=False),
