@@ -197,7 +197,7 @@ MALFORMED = {
     ),
     "unknown key under per_variant": (
         'study = "s"\nvariants = ["m1"]\n[per_variant]\nm1 = { epoch = 3 }\n[optuna]\nsampler = "grid"\n',
-        ["per_variant.m1.epoch: unknown key; allowed: epochs, batch_size"],
+        ["per_variant.m1.epoch: unknown key (did you mean 'epochs'?); allowed: epochs, batch_size"],
     ),
     "per_variant epochs also searched": (
         'study = "s"\nvariants = ["m1"]\n[per_variant]\nm1 = { epochs = 3 }\n[search]\nepochs = [1, 2]\n'
