@@ -169,9 +169,8 @@ def run_search(space: Space, options: RunOptions, stream: TextIO | None = None) 
     total = target_trials(space)
     added = top_up(study, space, dataset)
     where = describe_storage(options.storage, space.study, options.results_dir)
-    print(f"study '{space.study}' ({space.engine}) in {where}: {len(dataset.y_train):,} train / "
-          f"{len(dataset.y_val):,} val images, target {total or 'timeout'} trials, {queued(study)} queued",
-          file=stream, flush=True)
+    print(f"study '{space.study}' ({space.engine}) in {where}: {describe_split(space, dataset)}, "
+          f"target {total or 'timeout'} trials, {queued(study)} queued", file=stream, flush=True)
     study.set_user_attr("versions", package_versions())
     study.set_user_attr("seed", space.seed)
     study.set_user_attr(DATA_ATTR, data_description(dataset))
@@ -202,6 +201,15 @@ def _importable_builders(space: Space) -> None:
         if builder is not None and builder.in_process:
             raise ConfigError(f"builder '{name}' is a Python callable, which exists only in this process; name it "
                               'by reference (variant = "file.py:function") to run it with worker processes')
+
+
+def describe_split(space: Space, dataset: Dataset) -> str:
+    """The images each run of the study trains and validates on, as the header says it."""
+    if space.validation.method == "kfold":
+        pool, k = len(dataset.y_trainval), space.validation.folds
+        return (f"{k}-fold cross-validation of {pool:,} images: each fold trains on about {pool - pool // k:,} "
+                f"and validates on {pool // k:,}")
+    return f"{len(dataset.y_train):,} train / {len(dataset.y_val):,} val images"
 
 
 def _place(options: RunOptions, stream: TextIO) -> None:

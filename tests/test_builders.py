@@ -248,6 +248,7 @@ def test_seed001s_grid_runs_through_gridsearchcv_with_every_point_counted_first(
     assert done.returncode == 0, done.stderr
     assert "compiles Adadelta at Keras 3's default rate 0.001" in done.stderr
     assert done.stderr.count("compiles Adadelta") == 1 and "Traceback" not in done.stderr
+    assert "2-fold cross-validation of 200 images: each fold trains on about 100 and validates on 100" in done.stderr
     from search.storages import load_existing_study
 
     study = load_existing_study("own-grid", None, builders / "results")
