@@ -42,6 +42,7 @@ class BuilderRef:
     file: str | None  # the file the function is defined in (None: no file, e.g. a notebook cell)
     sha256: str | None
     in_process: bool = False  # a Python callable: other processes cannot import it by this name
+    params: tuple[str, ...] = ()  # the builder's own hyperparameters (its keyword parameters)
 
     def record(self) -> dict[str, Any]:
         return {"reference": self.reference, "sha256": self.sha256}

@@ -62,7 +62,7 @@ def refuse_recipe_overrides(variant: Variant, overrides: Mapping[str, Any]) -> N
     """A builder that compiles its own model ignores the recipe: setting it (off its default) would change nothing."""
     if variant.builder is None:
         return
-    recipe = set(RECIPE_KEYS) - _builder_params(variant)
+    recipe = set(RECIPE_KEYS) - set(variant.builder.params)
     defaults = variant.space.defaults()
     ignored = sorted(k for k, v in overrides.items() if k in recipe and v != defaults.get(k))
     if ignored:
@@ -160,15 +160,6 @@ def _warn_renamed_default(reference: str, optimizer: Any) -> None:
           f"match such a report (Adadelta at 0.001 barely learns in 20 epochs). To train as it did, compile "
           f"keras.optimizers.{cls}(learning_rate={then:g}), or return the model uncompiled and set learning_rate",
           file=sys.stderr, flush=True)
-
-
-def _builder_params(variant: Variant) -> set[str]:
-    wrapped = getattr(variant.build, "__wrapped__", None)
-    if wrapped is None:
-        return set()
-    import inspect
-
-    return set(inspect.signature(wrapped).parameters)
 
 
 def _shape(shape: tuple[Any, ...]) -> str:

@@ -9,6 +9,7 @@ passed as a callable, becomes a variant the first time it is asked for.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import warnings
@@ -144,6 +145,7 @@ def _user_variant(ref: BuilderRef, builder: Callable[..., Any]) -> Variant:
     if existing is not None and existing.builder is not None and existing.build.__wrapped__ is builder:
         return existing
     own = declarations(ref.reference, builder)
+    ref = dataclasses.replace(ref, params=tuple(own))
     params = {**own, **{k: v for k, v in recipe_params().items() if k not in own}}
     doc = (inspect.getdoc(builder) or "").strip().splitlines()
     variant = Variant(ref.reference, doc[0] if doc else "your builder", f"your builder {ref.reference}",
