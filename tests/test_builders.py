@@ -374,3 +374,20 @@ def test_a_callable_cannot_go_to_worker_processes(data_dir, tmp_path):
                                  "optuna": {"sampler": "grid"}, "data": {"subset": 200, "test_subset": 100}})
     with pytest.raises(ConfigError, match="exists only in this process; name it by reference"):
         run_search(space, RunOptions(workers=1, data_dir=data_dir, results_dir=tmp_path))
+
+
+def test_a_comparison_names_builders_and_zoo_variants_alike_with_their_own_epochs(builders):
+    from search.spaces import load_space
+
+    space = _space(builders, "compare", """
+        study = "compare"
+        variants = ["mine.py:small", "cnn"]
+        [per_variant]
+        "mine.py:small" = { epochs = 2 }
+        [optuna]
+        sampler = "grid"
+    """)
+    loaded = load_space(space)
+    mine = f"{builders.resolve()}/mine.py:small"
+    assert loaded.variants == [mine, "cnn"] and loaded.training_setting(mine, "epochs") == 2
+    assert [p["variant"] for p in loaded.grid_points()] == [mine, "cnn"]

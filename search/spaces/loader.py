@@ -66,6 +66,9 @@ def relative_to(data: Mapping[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(out.get("variants"), list):
         out["variants"] = [absolute_reference(v, base) if isinstance(v, str) and is_reference(v) else v
                            for v in out["variants"]]
+    if isinstance(out.get("per_variant"), Mapping):  # keyed by the variants' names, as written
+        out["per_variant"] = {absolute_reference(k, base) if is_reference(k) else k: v
+                              for k, v in out["per_variant"].items()}
     section = out.get("data")
     if isinstance(section, Mapping) and isinstance(section.get("path"), str):
         given = Path(section["path"]).expanduser()
