@@ -21,6 +21,9 @@ STATUS_OVER_BUDGET = "over_budget"
 STATUS_INVALID = "invalid"
 STATUS_FAILED = "failed"
 STATUS_DIVERGED = "diverged"  # pruned because the loss became NaN or infinite
+STATUS_INTERRUPTED = "interrupted"  # stopped from outside (Ctrl-C, a dead or hung worker) and re-queued
+#: Set on a trial that was stopped from outside before it finished (see ``execution.recovery.fail_and_retry``).
+INTERRUPTED_ATTR = "interrupted"
 #: Statuses of points that never trained: over the parameter budget, or not a buildable model.
 SKIPPED = (STATUS_OVER_BUDGET, STATUS_INVALID)
 
@@ -40,6 +43,20 @@ def trial_status(trial: FrozenTrial) -> str:
     if status and trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return str(status)
     return trial.state.name.lower()
+
+
+def outcome(trial: FrozenTrial) -> str:
+    """What became of a trial, for a person reading a leaderboard: its :func:`trial_status`, or ``interrupted``.
+
+    A trial stopped by Ctrl-C, or whose worker died or hung, is failed so that
+    a retry with the same parameters can be queued; counted, it is one of the
+    study's failures, but shown on its own it is ``interrupted``: nothing is
+    known to be wrong with its configuration.
+    """
+    status = trial_status(trial)
+    if status == STATUS_FAILED and trial.user_attrs.get(INTERRUPTED_ATTR):
+        return STATUS_INTERRUPTED
+    return status
 
 #: The compute of seed 001's grid as shipped in spaces/seed001-grid.toml, the reference every search's
 #: compute is compared with: 24 points x 3 folds x 20 or 30 epochs x 40,000 training images.

@@ -38,13 +38,13 @@ from ..compat import (
     study_storage,
     trial_id,
 )
+from ..records import INTERRUPTED_ATTR  # there, not here: reports read it without this layer
 from ..storages.heartbeat import HeartbeatJournalStorage
 from ..study.queue import planned_params
 from .settings import recovery_settings
 
 WORKER_ATTR = "worker"
 HOST_ATTR = "worker_host"  # boot id + PID namespace of the worker (see host_identity)
-INTERRUPTED_ATTR = "interrupted"
 RETRY_ATTR = "retry_of"
 DEATHS_ATTR = "deaths"  # deaths so far in the chain of runs this trial belongs to
 TIMED_OUT_ATTR = "timed_out"
