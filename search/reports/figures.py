@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -126,21 +127,38 @@ def accuracy_vs_params(board: pd.DataFrame, path: str | os.PathLike[str]) -> Pat
 # --- learning curves ----------------------------------------------------------------------------
 
 
+#: A legend line's characters (about 7 inches at 8 pt: the width of the two panels) and the lines of one entry.
+LEGEND_WIDTH = 110
+LEGEND_LINES = 2
+
+
 def learning_curves(curves: Sequence[tuple[str, Sequence[dict[str, Any]]]], path: str | os.PathLike[str],
                     title: str = "") -> Path | None:
-    """Validation accuracy (and loss) per epoch, one line per labelled history.
+    """Validation accuracy (and loss) per epoch, one line per labelled history (see :func:`curves_figure`)."""
+    fig = curves_figure(curves, title)
+    return None if fig is None else _save(fig, path)
 
+
+def curves_figure(curves: Sequence[tuple[str, Sequence[dict[str, Any]]]], title: str = "") -> Figure | None:
+    """The learning-curve panels with one legend below them, or None when no history has an accuracy.
+
+    The legend is outside the axes (inside them it hid the curves, and long
+    labels ran off the figure); each label is wrapped at its spaces onto at
+    most :data:`LEGEND_LINES` lines of :data:`LEGEND_WIDTH` characters and cut
+    with an ellipsis beyond, and the figure grows by the legend's height.
     GridSearchCV's folds have no per-epoch validation, so a grid study's
     histories are plotted as training accuracy and loss instead.
     """
     frames = [(label, pd.DataFrame(list(h))) for label, h in curves if h]
     split = "val_" if any("val_accuracy" in h for _, h in frames) else ""
-    usable = [(label, h) for label, h in frames if {"epoch", f"{split}accuracy"} <= set(h.columns)]
+    usable = [(legend_label(label), h) for label, h in frames if {"epoch", f"{split}accuracy"} <= set(h.columns)]
     if not usable:
         return None
     kind = "validation" if split else "training"
     with_loss = any(f"{split}loss" in h for _, h in usable)
-    fig, axes = plots.subplots(1, 2 if with_loss else 1, figsize=(11 if with_loss else 6.4, 4.2), squeeze=False)
+    legend_lines = sum(label.count("\n") + 1 for label, _ in usable)
+    fig = Figure(figsize=(11 if with_loss else 6.4, 4.2 + 0.25 + 0.16 * legend_lines), layout="constrained")
+    axes = fig.subplots(1, 2 if with_loss else 1, squeeze=False)
     panels = [(f"{split}accuracy", f"{kind} accuracy"), (f"{split}loss", f"{kind} loss")][: 2 if with_loss else 1]
     for ax, (column, name) in zip(axes[0], panels, strict=True):
         for label, h in usable:
@@ -151,8 +169,14 @@ def learning_curves(curves: Sequence[tuple[str, Sequence[dict[str, Any]]]], path
         ax.set_ylabel(name)
         ax.set_title(f"{title} {name}".strip())
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    return _save(fig, path)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=1, fontsize=8, frameon=False)
+    return fig
+
+
+def legend_label(text: str, width: int = LEGEND_WIDTH, lines: int = LEGEND_LINES) -> str:
+    """``text`` wrapped at its spaces onto at most ``lines`` lines of ``width`` characters, ``…`` where cut."""
+    return "\n".join(textwrap.wrap(text, width, max_lines=lines, placeholder=" …")) or text
 
 
 # --- Optuna's own plots -------------------------------------------------------------------------
