@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import matplotlib.image
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 from optuna.trial import TrialState
 from sklearn import metrics
 
@@ -208,6 +210,21 @@ def test_wide_leaderboard_shows_what_each_row_is_within_1400_px(wide_report, tmp
     statuses = {re.sub(r"<.*?>", "", row.split("</td>")[1]) for row in table_rows(dom, "leaderboard-config")}
     assert {"complete", "over budget", "pruned"} <= statuses
     assert "The same in every row: epochs = 20, batch = 128." in dom
+
+
+def test_importances_are_optuna_dashboards_ped_anova_and_the_caption_says_so(wide_report):
+    study, page = wide_report
+    with warnings.catch_warnings():  # as optuna-dashboard computes them for a maximised objective
+        warnings.simplefilter("ignore")
+        dashboard = get_param_importances(study, evaluator=PedAnovaImportanceEvaluator(),
+                                          target=lambda t: -t.values[0])
+    ours = figures.importance_values(study)
+    assert list(ours) == list(dashboard) and list(ours)[0] == "conv_dropout"
+    assert ours == pytest.approx(dashboard)
+    text = html.unescape(page.read_text(encoding="utf-8"))
+    assert "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator" in text and "optuna-dashboard" in text
+    assert "fANOVA" not in text
+    assert_png(page.parent / figures.PARAM_IMPORTANCES)
 
 
 def test_learning_curve_legend_is_outside_the_axes_and_its_labels_fit():

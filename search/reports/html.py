@@ -474,9 +474,22 @@ def _optuna_section(study: optuna.Study, out: Path, written: list[Path | None]) 
     return ('<section id="optimization"><h2>Search</h2><div class="grid">'
             + _figure(history, "optimization history", "Each trial's validation accuracy and the best so far "
                       "(Optuna).", reason("optimization history"))
-            + _figure(importances, "hyperparameter importances", "fANOVA importance of each searched "
-                      "hyperparameter for validation accuracy (Optuna).", reason("hyperparameter importances"))
+            + _figure(importances, "hyperparameter importances", _importance_caption(study),
+                      reason("hyperparameter importances"))
             + "</div></section>")
+
+
+def _importance_caption(study: optuna.Study) -> str:
+    """Which evaluator, that it is optuna-dashboard's, and how many trials the figure rests on."""
+    complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    top = max(1, math.ceil(figures.IMPORTANCE_TOP * complete))
+    caption = (f"Importance of each searched hyperparameter for reaching the top "
+               f"{figures.IMPORTANCE_TOP:.0%} of validation accuracies, by Optuna's {figures.IMPORTANCE_EVALUATOR}: "
+               f"the evaluator optuna-dashboard uses, so the two rank the same study alike. "
+               f"From {complete} complete trials")
+    if top < 5:  # PED-ANOVA's authors ask for at least 5 trials in the top quantile
+        return caption + f", of which the top {figures.IMPORTANCE_TOP:.0%} is {top}: read the ranking as a hint."
+    return caption + "."
 
 
 # --- best configuration -------------------------------------------------------------------------
