@@ -21,8 +21,9 @@ STATUS_OVER_BUDGET = "over_budget"
 STATUS_INVALID = "invalid"
 STATUS_FAILED = "failed"
 STATUS_DIVERGED = "diverged"  # pruned because the loss became NaN or infinite
-STATUS_INTERRUPTED = "interrupted"  # failed by a Ctrl-C or SIGTERM and queued again: not the configuration's fault
-INTERRUPTED_ATTR = "interrupted"  # the trial attribute (True) that marks such a trial
+STATUS_INTERRUPTED = "interrupted"  # stopped from outside (Ctrl-C, a dead or hung worker) and re-queued
+#: Set on a trial that was stopped from outside before it finished (see ``execution.recovery.fail_and_retry``).
+INTERRUPTED_ATTR = "interrupted"
 #: Statuses of points that never trained: over the parameter budget, or not a buildable model.
 SKIPPED = (STATUS_OVER_BUDGET, STATUS_INVALID)
 
@@ -31,12 +32,12 @@ def trial_status(trial: FrozenTrial) -> str:
     """A trial's status as every report counts it: the one its record gives, once it has finished.
 
     A failed trial is ``failed`` whatever its record says (it may have failed
-    after recording ``complete``), or ``interrupted`` when a Ctrl-C or SIGTERM
-    stopped it (it was queued again, so it says nothing about its
-    configuration); a finished one has its recorded status
-    (``complete``, ``pruned``, ``diverged``, ``over_budget``, ``invalid``), or
-    its state's name without one; an unfinished one is ``running`` or
-    ``waiting`` even when a retried run left a status behind.
+    after recording ``complete``), or ``interrupted`` when it was stopped from
+    outside (Ctrl-C, SIGTERM, a dead or hung worker) and queued again: nothing
+    is known to be wrong with its configuration. A finished one has its
+    recorded status (``complete``, ``pruned``, ``diverged``, ``over_budget``,
+    ``invalid``), or its state's name without one; an unfinished one is
+    ``running`` or ``waiting`` even when a retried run left a status behind.
     """
     if trial.state == TrialState.FAIL:
         return STATUS_INTERRUPTED if trial.user_attrs.get(INTERRUPTED_ATTR) else STATUS_FAILED
@@ -44,6 +45,7 @@ def trial_status(trial: FrozenTrial) -> str:
     if status and trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return str(status)
     return trial.state.name.lower()
+
 
 #: The compute of seed 001's grid as shipped in spaces/seed001-grid.toml, the reference every search's
 #: compute is compared with: 24 points x 3 folds x 20 or 30 epochs x 40,000 training images.

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 
+import optuna
 import pandas as pd
 import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.trial import TrialState, create_trial
+from terminal import terminal_table
 
 from search.cli import main
 from search.handoff import best_spec, load_best, train_config, write_best
@@ -19,7 +24,7 @@ from search.reports.leaderboard import (
     paired_t,
 )
 from search.runner import RunOptions, resolve_space, run_search
-from search.storages import load_existing_study
+from search.storages import load_existing_study, open_storage
 from search.training import train
 from search.zoo import build_model
 
@@ -46,6 +51,80 @@ def quick_study(results, data_dir):
     return run_search(resolve_space("spaces/quickstart.toml", options), options).study
 
 
+#: trial -> (state, status recorded, learning rate, runs); the configurations of a study that met every outcome
+OUTCOMES = {
+    "complete": (TrialState.COMPLETE, "complete", 0.003, 3),
+    "single": (TrialState.COMPLETE, "complete", 0.01, 1),
+    "pruned": (TrialState.PRUNED, "pruned", 0.03, None),
+    "over_budget": (TrialState.PRUNED, "over_budget", 0.1, None),
+    "diverged": (TrialState.PRUNED, "diverged", 0.3, None),
+    "failed": (TrialState.FAIL, "failed", 0.001, None),
+    "interrupted": (TrialState.FAIL, None, 0.0003, None),
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes_dir(tmp_path_factory):
+    """A study (no training: its trials are written as a search records them) with one trial per outcome.
+
+    Every configuration has its own learning rate and the same activation, so
+    one searched hyperparameter varies between rows and one does not.
+    """
+    results = tmp_path_factory.mktemp("outcomes")
+    study = optuna.create_study(study_name="outcomes", storage=open_storage(None, "outcomes", results),
+                                direction="maximize")
+    distributions = {"learning_rate": FloatDistribution(1e-4, 1.0, log=True),
+                     "activation": CategoricalDistribution(["relu", "gelu"])}
+    for state, status, rate, n in OUTCOMES.values():
+        attrs = {"variant": "cnn", "params": 47_582, "epochs": 2, "batch_size": 128}
+        if status:
+            attrs["status"] = status
+        if state == TrialState.FAIL and status is None:  # what recovery.fail_and_retry records
+            attrs.update(interrupted=True, reason="interrupted (Ctrl-C or SIGTERM)")
+        if n:
+            scores = [0.9 - rate + 0.01 * i for i in range(n)]
+            attrs.update(n=n, val_scores=scores, val_accuracy=sum(scores) / n,
+                         val_accuracy_std=0.01 if n > 1 else 0.0, test_accuracy=0.88, test_accuracy_std=0.0,
+                         training_time_s=12.5, image_epochs=n * 2 * 600)
+        study.add_trial(create_trial(state=state, value=attrs.get("val_accuracy"), user_attrs=attrs,
+                                     params={"learning_rate": rate, "activation": "relu"},
+                                     distributions=distributions))
+    return results
+
+
+def test_status_column_says_what_became_of_each_configuration(outcomes_dir):
+    board = leaderboard(load_existing_study("outcomes", None, outcomes_dir))
+    by_rate = {rate: status for rate, status in zip(board["hp_learning_rate"], board["status"], strict=True)}
+    assert by_rate == {rate: name if name != "single" else "complete" for name, (_, _, rate, _) in OUTCOMES.items()}
+    assert list(board.columns[:3]) == ["rank", "status", "variant"]
+
+
+def test_csv_counts_are_integers_and_a_single_run_has_no_spread(outcomes_dir, tmp_path, capsys):
+    path = tmp_path / "board.csv"
+    assert main(["leaderboard", "outcomes", "--results-dir", str(outcomes_dir), "--csv", str(path)]) == 0
+    capsys.readouterr()
+    with path.open(newline="") as fh:
+        rows = {row["status"] if row["n"] != "1" else "single": row for row in csv.DictReader(fh)}
+    assert [rows["complete"][c] for c in ("rank", "n", "val_accuracy_std")] == ["1", "3", "0.01"]
+    assert [rows["single"][c] for c in ("rank", "n", "val_accuracy_std")] == ["2", "1", ""]
+    assert rows["single"]["test_accuracy_std"] == "", "one run has no spread, which is not a spread of 0"
+    assert rows["pruned"]["rank"] == "" and rows["pruned"]["n"] == ""
+    assert rows["pruned"]["params"] == "47582" and rows["pruned"]["trial"] == "2"
+
+
+@pytest.mark.parametrize("columns", ["80", "120"])
+def test_terminal_shows_status_and_the_varying_hyperparameters(outcomes_dir, columns, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", columns)
+    assert main(["leaderboard", "outcomes", "--results-dir", str(outcomes_dir)]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= int(columns)
+    table = terminal_table(out)
+    assert {"rank", "status", "variant", "learning_rate", "val_accuracy_mean", "params"} <= set(table.columns), out
+    assert "activation" not in table.columns, "a hyperparameter with one value says nothing about the rows"
+    assert sorted(table["status"]) == sorted(["complete", *OUTCOMES.keys() - {"single"}])
+    assert table.loc[table["status"] == "over_budget", "learning_rate"].tolist() == ["0.1"]
+
+
 def test_variants_leaderboard_gives_seed003_table_with_spread(variants_study):
     board = leaderboard(variants_study, by="variant")
     assert sorted(board["variant"]) == ["1A", "1B", "2", "3", "4"]
@@ -65,7 +144,8 @@ def test_leaderboard_cli_and_csv_round_trip(variants_study, results, tmp_path, c
     code = main(["leaderboard", "variants", "--by", "variant", "--results-dir", str(results), "--csv", str(csv)])
     assert code == 0
     captured = capsys.readouterr()
-    assert "val_accuracy_mean" in captured.out and "1B" in captured.out
+    shown = terminal_table(captured.out)
+    assert "val_accuracy_mean" in shown.columns and "1B" in set(shown["variant"])
     written = pd.read_csv(csv)
     assert list(written.columns) == [c for c in COLUMNS if c in written.columns]
     board = leaderboard(variants_study, by="variant")

@@ -13,9 +13,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from terminal import terminal_table
 
 import search
-from search.reports.display import MAX_WIDTH, display_frame, fit_width
+from search.reports.display import (
+    MAX_WIDTH,
+    display_frame,
+    fit_width,
+    header_lines,
+    header_names,
+    left_out_note,
+    render,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "jax", "torch", "keras")
@@ -86,27 +95,38 @@ def _cpu_seconds(args: list[str]) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def _table(stdout: str) -> pd.DataFrame:
-    """The terminal table back as strings (tabulate's "simple" format: columns under the dashes)."""
-    lines = stdout.rstrip("\n").splitlines()
-    spans = [m.span() for m in re.finditer(r"-+", lines[1])]
-    rows = [[line[a:b + 2].strip() for a, b in spans] for line in [lines[0], *lines[2:]]]
-    return pd.DataFrame(rows[1:], columns=rows[0])
-
-
-@pytest.mark.parametrize("columns", ["120", "400"])
-def test_terminal_leaderboard_fits_120_columns_and_a_single_run_has_no_spread(results, columns):
+@pytest.mark.parametrize("columns", ["80", "120", "400"])
+def test_terminal_leaderboard_fits_and_says_what_each_row_is(results, columns):
+    """Rank, status, variant, the hyperparameters that differ, and the score, within the width (at most 120)."""
     proc = _run([sys.executable, "-m", "search", "leaderboard", "budget50k", "--results-dir", str(results)],
                 COLUMNS=columns)
     assert proc.returncode == 0, proc.stderr
-    assert max(len(line) for line in proc.stdout.splitlines()) <= MAX_WIDTH
-    table = _table(proc.stdout)
-    assert {"rank", "variant", "val_accuracy_mean", "val_accuracy_std", "params"} <= set(table.columns)
-    single = table[table["n"] == "1"]
-    assert len(single) > 0 and (single["val_accuracy_std"] == "-").all()
-    assert re.fullmatch(r"0\.\d{4}", single["val_accuracy_mean"].iloc[0])
-    assert re.fullmatch(r"\d{1,3}(,\d{3})+", single["params"].iloc[0])
+    assert max(len(line) for line in proc.stdout.splitlines()) <= min(int(columns), MAX_WIDTH)
+    table = terminal_table(proc.stdout)
+    assert {"rank", "status", "variant", "filters_1", "val_accuracy_mean", "params"} <= set(table.columns), proc.stdout
+    assert {"complete", "over_budget", "pruned"} <= set(table["status"])
+    unranked = table[table["status"] != "complete"]
+    assert (unranked["rank"] == "-").all() and (unranked["val_accuracy_mean"] == "-").all()
+    assert unranked["filters_1"].str.fullmatch(r"\d+").all(), "a skipped configuration still shows its values"
+    assert re.fullmatch(r"0\.\d{4}", table["val_accuracy_mean"].iloc[0])
+    assert re.fullmatch(r"\d{1,3}(,\d{3})+", table["params"].iloc[0])
     assert "more columns not shown" in proc.stderr and "--csv" in proc.stderr and "--markdown" in proc.stderr
+
+
+def test_markdown_keeps_every_column_with_a_value(results, tmp_path):
+    """Whatever the width: every column of the CSV that has a value (single runs only: no spread at all)."""
+    csv = tmp_path / "board.csv"
+    proc = _run([sys.executable, "-m", "search", "leaderboard", "budget50k", "--results-dir", str(results),
+                 "--markdown", "--csv", str(csv)], COLUMNS="80")
+    assert proc.returncode == 0, proc.stderr
+    header = _cells(proc.stdout.strip().splitlines()[0])
+    assert header == list(pd.read_csv(csv).dropna(axis=1, how="all").columns)
+    assert header[:3] == ["rank", "status", "variant"] and "val_accuracy_std" not in header
+    assert "more columns not shown" not in proc.stderr
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
 
 def test_a_narrow_terminal_keeps_the_first_columns_and_repeats_keep_their_spread(results):
@@ -114,7 +134,7 @@ def test_a_narrow_terminal_keeps_the_first_columns_and_repeats_keep_their_spread
                 COLUMNS="70")
     assert proc.returncode == 0, proc.stderr
     assert max(len(line) for line in proc.stdout.splitlines()) <= 70
-    row = _table(proc.stdout).iloc[0]
+    row = terminal_table(proc.stdout).iloc[0]
     assert row["n"] == "3" and re.fullmatch(r"0\.\d{4}", row["val_accuracy_std"])
 
 
@@ -134,6 +154,28 @@ def test_numbers_are_formatted_per_column():
     narrow, left_out = fit_width(shown, 40)
     assert list(narrow.columns)[:2] == ["rank", "variant"] and "train_time_mean_s" in left_out
     assert set(narrow.columns) | set(left_out) == set(shown.columns)
+
+
+def test_headers_wrap_at_underscores_to_the_width_of_their_numbers():
+    assert header_lines("val_accuracy_mean", ["0.9285"]) == ["val", "accuracy", "mean"]
+    assert header_lines("learning_rate", ["0.005941"]) == ["learning", "rate"]
+    assert header_lines("rank", ["1", "-"]) == ["rank"]
+    assert header_lines("train_time_mean_s", ["455.2"]) == ["train", "time", "mean_s"], "at most three lines"
+    assert header_names(["rank", "hp_learning_rate", "hp_epochs", "epochs"]) == {
+        "rank": "rank", "hp_learning_rate": "learning_rate", "hp_epochs": "hp_epochs", "epochs": "epochs"}
+    board = pd.DataFrame({"rank": ["1", "-"], "status": ["complete", "over_budget"],
+                          "hp_learning_rate": ["0.003", "0.1"]})
+    assert render(board).splitlines() == [
+        "                   learning",
+        "rank  status           rate",
+        "----  -----------  --------",
+        "   1  complete        0.003",
+        "   -  over_budget       0.1",
+    ]
+    assert terminal_table(render(board)).columns.tolist() == ["rank", "status", "learning_rate"]
+    note = left_out_note(["hp_weight_decay", "hp_conv_dropout", "test_accuracy_mean"], 60)
+    assert note.splitlines() == ["3 more columns not shown: weight_decay, conv_dropout, ...",
+                                 "--csv FILE or --markdown give them all"]
 
 
 def test_importing_the_package_leaves_matplotlibs_backend_and_figures_alone(tmp_path):

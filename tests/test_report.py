@@ -7,25 +7,31 @@ Chromium is required, not optional: a missing browser fails these tests
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import matplotlib.image
 import numpy as np
+import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 from optuna.trial import TrialState
 from sklearn import metrics
 
 from search.data import CLASS_NAMES, load_dataset
 from search.execution import run_study
 from search.reports import figures
-from search.reports.html import class_metrics, confused_pairs, write_report
+from search.reports.html import class_metrics, config_label, confused_pairs, write_report
 from search.spaces import ParamCounter, validate_space_dict
-from search.storages import open_storage
+from search.storages import load_existing_study, open_storage
 
+ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -154,6 +160,97 @@ def test_report_screenshot_is_not_blank(report, tmp_path):
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (2000, 1280)
     assert float(pixels[..., :3].std()) > 0.01, "the screenshot is a single flat colour"
+
+
+# --- a wide study: the committed budget50k (13 searched hyperparameters, skipped and pruned trials) ---------------
+
+#: Appended to a copy of the page: writes where the leaderboard's box and header cells end, for --dump-dom.
+LAYOUT_PROBE = """<script>
+(function () {
+  var table = document.getElementById("leaderboard-config"), box = table.parentElement.getBoundingClientRect();
+  var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (c) {
+    return [c.textContent, Math.round(c.getBoundingClientRect().right)];
+  });
+  document.body.dataset.layout = JSON.stringify({page: document.documentElement.scrollWidth,
+    viewport: window.innerWidth, box: Math.round(box.right), heads: heads});
+})();
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def wide_report(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    (results / "budget50k").mkdir()
+    shutil.copy2(ROOT / "results" / "budget50k" / "study.journal", results / "budget50k" / "study.journal")
+    study = load_existing_study("budget50k", None, results)
+    return study, write_report(study, tmp_path_factory.mktemp("wide") / "out")
+
+
+def layout(page: Path, tmp_path: Path, width: int = 1400) -> dict:
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", LAYOUT_PROBE + "</body>"), encoding="utf-8")
+    dom = run_chromium(probe, tmp_path / "profile", "--dump-dom", f"--window-size={width},3000")
+    match = re.search(r'data-layout="([^"]*)"', dom)
+    assert match, "the layout probe did not run"
+    return json.loads(html.unescape(match.group(1)))
+
+
+def test_wide_leaderboard_shows_what_each_row_is_within_1400_px(wide_report, tmp_path):
+    study, page = wide_report
+    facts = layout(page, tmp_path)
+    assert facts["page"] <= facts["viewport"] == 1400, "the page itself must not scroll sideways"
+    heads = [name for name, _ in facts["heads"]]
+    varying = [p for p in figures.varied_params(study)]
+    assert heads[:3] == ["rank", "status", "variant"]
+    important = ["rank", "status", "variant", *varying, "val accuracy"]
+    assert set(important) <= set(heads), heads
+    hidden = [name for name, right in facts["heads"] if name in important and right > facts["box"]]
+    assert not hidden, f"scrolled out of the table's box: {hidden}"
+    dom = rendered(page, tmp_path)
+    statuses = {re.sub(r"<.*?>", "", row.split("</td>")[1]) for row in table_rows(dom, "leaderboard-config")}
+    assert {"complete", "over budget", "pruned"} <= statuses
+    assert "The same in every row: epochs = 20, batch = 128." in dom
+
+
+def test_importances_are_optuna_dashboards_ped_anova_and_the_caption_says_so(wide_report):
+    study, page = wide_report
+    with warnings.catch_warnings():  # as optuna-dashboard computes them for a maximised objective
+        warnings.simplefilter("ignore")
+        dashboard = get_param_importances(study, evaluator=PedAnovaImportanceEvaluator(),
+                                          target=lambda t: -t.values[0])
+    ours = figures.importance_values(study)
+    assert list(ours) == list(dashboard) and list(ours)[0] == "conv_dropout"
+    assert ours == pytest.approx(dashboard)
+    text = html.unescape(page.read_text(encoding="utf-8"))
+    assert "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator" in text and "optuna-dashboard" in text
+    assert "fANOVA" not in text
+    assert_png(page.parent / figures.PARAM_IMPORTANCES)
+
+
+def test_learning_curve_legend_is_outside_the_axes_and_its_labels_fit():
+    history = [{"epoch": e, "val_accuracy": 0.8 + 0.01 * e, "val_loss": 0.5 - 0.01 * e} for e in range(1, 6)]
+    long = ", ".join(f"hyperparameter_{i}=0.00751592" for i in range(20))  # the issue's cut-off label, longer
+    curves = [("#1 conv_dropout=0.007516", history), (f"#2 {long}", history)]
+    fig = figures.curves_figure(curves)
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    assert all(not box.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes), "the legend hides curves"
+    assert box.y1 < min(ax.get_window_extent(renderer).y0 for ax in fig.axes), "the legend is below the panels"
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y0 >= fig.bbox.y0, "the legend is cut off"
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts[0] == "#1 conv_dropout=0.007516"
+    lines = texts[1].splitlines()
+    assert len(lines) == figures.LEGEND_LINES and all(len(line) <= figures.LEGEND_WIDTH for line in lines)
+    assert lines[-1].endswith(" …"), "a label too long is cut where it says so"
+
+
+def test_curve_labels_name_the_values_that_differ_to_four_digits():
+    row = pd.Series({"rank": 3, "variant": "cnn", "hp_conv_dropout": 0.00751592, "hp_blocks": 4,
+                     "hp_activation": "relu"})
+    assert config_label(row, False, ["hp_conv_dropout", "hp_activation"]) == "#3 conv_dropout=0.007516, activation=relu"
+    assert config_label(row, True, []) == "#3 cnn"
 
 
 # --- a grid study: training curves only, no confusion matrix -------------------------------------------------------

@@ -104,7 +104,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     from ..fileio import write_text
     from ..records import DATA_ATTR, describe_compute, describe_data, image_epochs_trained
-    from ..reports.display import display_frame, fit_width, left_out_note, terminal_width
+    from ..reports.display import display_frame, fit_width, left_out_note, render, terminal_width
     from ..reports.leaderboard import METRICS, leaderboard
     from ..storages import load_existing_study
 
@@ -113,10 +113,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.csv:
         write_text(args.csv, board.to_csv(index=False))
     table, left_out, width = display_frame(board), [], terminal_width()
-    if not args.markdown:  # Markdown is for pasting elsewhere: every column; a terminal gets what fits
+    if args.markdown:  # for pasting elsewhere: every column, under the CSV's names
+        print(tabulate(table, headers="keys", showindex=False, disable_numparse=True, tablefmt="github"))
+    else:  # a terminal gets what fits
         table, left_out = fit_width(table, width, first=[METRICS[args.metric][0]])
-    print(tabulate(table, headers="keys", showindex=False, disable_numparse=True,
-                   tablefmt="github" if args.markdown else "simple"))
+        print(render(table))
     if left_out:
         print(left_out_note(left_out, width), file=sys.stderr)
     print(f"compute: {describe_compute(image_epochs_trained(study.get_trials(deepcopy=False)))}", file=sys.stderr)

@@ -38,7 +38,7 @@ from ..compat import (
     study_storage,
     trial_id,
 )
-from ..records import INTERRUPTED_ATTR
+from ..records import INTERRUPTED_ATTR  # there, not here: reports read it without this layer
 from ..storages.heartbeat import HeartbeatJournalStorage
 from ..study.queue import planned_params
 from .settings import recovery_settings

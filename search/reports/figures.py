@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -126,21 +127,38 @@ def accuracy_vs_params(board: pd.DataFrame, path: str | os.PathLike[str]) -> Pat
 # --- learning curves ----------------------------------------------------------------------------
 
 
+#: A legend line's characters (about 7 inches at 8 pt: the width of the two panels) and the lines of one entry.
+LEGEND_WIDTH = 110
+LEGEND_LINES = 2
+
+
 def learning_curves(curves: Sequence[tuple[str, Sequence[dict[str, Any]]]], path: str | os.PathLike[str],
                     title: str = "") -> Path | None:
-    """Validation accuracy (and loss) per epoch, one line per labelled history.
+    """Validation accuracy (and loss) per epoch, one line per labelled history (see :func:`curves_figure`)."""
+    fig = curves_figure(curves, title)
+    return None if fig is None else _save(fig, path)
 
+
+def curves_figure(curves: Sequence[tuple[str, Sequence[dict[str, Any]]]], title: str = "") -> Figure | None:
+    """The learning-curve panels with one legend below them, or None when no history has an accuracy.
+
+    The legend is outside the axes (inside them it hid the curves, and long
+    labels ran off the figure); each label is wrapped at its spaces onto at
+    most :data:`LEGEND_LINES` lines of :data:`LEGEND_WIDTH` characters and cut
+    with an ellipsis beyond, and the figure grows by the legend's height.
     GridSearchCV's folds have no per-epoch validation, so a grid study's
     histories are plotted as training accuracy and loss instead.
     """
     frames = [(label, pd.DataFrame(list(h))) for label, h in curves if h]
     split = "val_" if any("val_accuracy" in h for _, h in frames) else ""
-    usable = [(label, h) for label, h in frames if {"epoch", f"{split}accuracy"} <= set(h.columns)]
+    usable = [(legend_label(label), h) for label, h in frames if {"epoch", f"{split}accuracy"} <= set(h.columns)]
     if not usable:
         return None
     kind = "validation" if split else "training"
     with_loss = any(f"{split}loss" in h for _, h in usable)
-    fig, axes = plots.subplots(1, 2 if with_loss else 1, figsize=(11 if with_loss else 6.4, 4.2), squeeze=False)
+    legend_lines = sum(label.count("\n") + 1 for label, _ in usable)
+    fig = Figure(figsize=(11 if with_loss else 6.4, 4.2 + 0.25 + 0.16 * legend_lines), layout="constrained")
+    axes = fig.subplots(1, 2 if with_loss else 1, squeeze=False)
     panels = [(f"{split}accuracy", f"{kind} accuracy"), (f"{split}loss", f"{kind} loss")][: 2 if with_loss else 1]
     for ax, (column, name) in zip(axes[0], panels, strict=True):
         for label, h in usable:
@@ -151,8 +169,14 @@ def learning_curves(curves: Sequence[tuple[str, Sequence[dict[str, Any]]]], path
         ax.set_ylabel(name)
         ax.set_title(f"{title} {name}".strip())
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    return _save(fig, path)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=1, fontsize=8, frameon=False)
+    return fig
+
+
+def legend_label(text: str, width: int = LEGEND_WIDTH, lines: int = LEGEND_LINES) -> str:
+    """``text`` wrapped at its spaces onto at most ``lines`` lines of ``width`` characters, ``…`` where cut."""
+    return "\n".join(textwrap.wrap(text, width, max_lines=lines, placeholder=" …")) or text
 
 
 # --- Optuna's own plots -------------------------------------------------------------------------
@@ -210,28 +234,59 @@ def optimization_history(study: optuna.Study, path: str | os.PathLike[str],
     return _optuna_figure(draw, path, "optimization history", notes, (7.5, 4.2))
 
 
+#: Who computes the importances: Optuna's PED-ANOVA evaluator with its default settings, which is what
+#: optuna-dashboard (0.15 and later) computes, and Optuna's own default from version 5 (fANOVA before).
+IMPORTANCE_EVALUATOR = "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator, default settings)"
+#: PED-ANOVA's default ``target_quantile``: importance for reaching the top tenth of the trials.
+IMPORTANCE_TOP = 0.1
+
+
+def importance_values(study: optuna.Study) -> dict[str, float]:
+    """Each searched hyperparameter's importance for validation accuracy, largest first, summing to 1.
+
+    Computed as optuna-dashboard computes it, so that the report and the
+    dashboard rank the same study alike (the report used seeded fANOVA, the
+    dashboard PED-ANOVA, and they disagreed): :func:`optuna.importance.get_param_importances`
+    with a default :class:`~optuna.importance.PedAnovaImportanceEvaluator`, for
+    the study's own direction (the top tenth of validation accuracies; the
+    dashboard negates a maximised objective for the same effect), over the
+    same parameters, so the values are the dashboard's too. PED-ANOVA is
+    deterministic and needs no random forest. Its warnings about few trials
+    are silenced: the caption says how many the figure rests on.
+    """
+    from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = get_param_importances(study, evaluator=PedAnovaImportanceEvaluator())
+    return {name: float(value) for name, value in values.items()}
+
+
 def param_importances(study: optuna.Study, path: str | os.PathLike[str],
                       notes: list[str] | None = None) -> Path | None:
-    """Optuna's fANOVA hyperparameter importances for validation accuracy (seeded, so reproducible)."""
+    """A bar per searched hyperparameter: its :func:`importance_values`, largest at the top."""
     if len(_complete(study)) < 2:
         _note(notes, "hyperparameter importances not drawn: they need at least 2 complete trials")
         return None
-    params = varied_params(study)
-    if not params:
+    if not varied_params(study):
         _note(notes, "hyperparameter importances not drawn: no searched parameter took more than one value "
                      "in the complete trials")
         return None
-    from optuna.importance import FanovaImportanceEvaluator
-    from optuna.visualization.matplotlib import plot_param_importances
-
-    def draw() -> Any:
-        ax = plot_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0), params=params,
-                                    target_name="validation accuracy")
-        if ax.get_legend() is not None:  # a single target: the legend only hides bars
-            ax.get_legend().remove()
-        return ax
-
-    return _optuna_figure(draw, path, "hyperparameter importances", notes, (7.5, 0.9 + 0.45 * len(params) + 1.5))
+    try:
+        values = importance_values(study)
+    except Exception as exc:  # Optuna cannot compute it for this study: say so, keep the report
+        _note(notes, f"hyperparameter importances not drawn: Optuna could not compute them "
+                     f"({type(exc).__name__}: {exc})")
+        return None
+    names = list(values)[::-1]  # barh draws bottom-up: the largest last, at the top
+    fig, ax = plots.subplots(figsize=(6.4, 1.3 + 0.32 * len(names)))
+    bars = ax.barh(names, [values[n] for n in names], color="tab:blue")
+    ax.bar_label(bars, fmt="%.2f", padding=3, fontsize=8)
+    ax.set_xlim(0, max(values.values(), default=0) * 1.15 or 1)
+    ax.set_xlabel("importance for validation accuracy (sums to 1)")
+    ax.set_title("hyperparameter importances (PED-ANOVA)")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
 
 
 # --- best configuration -------------------------------------------------------------------------

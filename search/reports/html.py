@@ -27,7 +27,8 @@ from ..data import CLASS_NAMES
 from ..errors import ConfigError
 from ..fileio import write_text
 from . import figures
-from .leaderboard import METRICS, leaderboard
+from .display import short_variant
+from .leaderboard import CORRECTED_T, METRICS, PAIRED_T, leaderboard
 
 INDEX = "index.html"
 TOP_CURVES = 5
@@ -139,12 +140,16 @@ def fmt_int(value: Any) -> str:
     return _MISSING if _missing(value) else f"{round(float(value)):,}"
 
 
-def _fmt_hp(value: Any) -> str:
-    """A hyperparameter value as written in a space file: ``0.003``, ``32``, ``relu``."""
+def _fmt_hp(value: Any, digits: int = 6) -> str:
+    """A hyperparameter value as written in a space file: ``0.003``, ``32``, ``relu``.
+
+    ``digits`` significant ones: where columns or legend entries stand side
+    by side, 4 are what a person compares (``0.005941``, not ``0.00594136``).
+    """
     if _missing(value):
         return _MISSING
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral)):
-        return f"{float(value):g}"
+        return f"{float(value):.{digits}g}"
     return str(value)
 
 
@@ -172,11 +177,16 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _breakable(header: str) -> str:
+    """An escaped header that may wrap after its underscores: ``label_smoothing`` is two short lines, if need be."""
+    return _e(header).replace("_", "_<wbr>")
+
+
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, table_id: str = "", cls: str = "",
            row_classes: Sequence[str] = (), titles: Sequence[str] = ()) -> str:
     """An HTML table from already formatted (unescaped) cell texts."""
-    head = "".join(f'<th title="{_e(titles[i])}">{_e(h)}</th>' if i < len(titles) and titles[i]
-                   else f"<th>{_e(h)}</th>" for i, h in enumerate(headers))
+    head = "".join(f'<th title="{_e(titles[i])}">{_breakable(h)}</th>' if i < len(titles) and titles[i]
+                   else f"<th>{_breakable(h)}</th>" for i, h in enumerate(headers))
     body = []
     for i, row in enumerate(rows):
         klass = f' class="{_e(row_classes[i])}"' if i < len(row_classes) and row_classes[i] else ""
@@ -255,10 +265,17 @@ def _describe_range(entry: Any) -> str:
 
 # --- leaderboard --------------------------------------------------------------------------------
 
+_STATUS_TITLE = ("what became of the configuration (its best trial, or its last one): complete; pruned (stopped "
+                 "early by the pruner); diverged (its loss became NaN); over budget (more parameters than the "
+                 "budget: never trained); invalid (not a buildable model); failed (raised an error); interrupted "
+                 "(stopped by Ctrl-C or a dead or hung worker, and queued again)")
+_P_TESTS = {CORRECTED_T: "corrected t", PAIRED_T: "paired t"}
+
 _COLUMN_TEXT: dict[str, tuple[str, str, Callable[[pd.Series], str]]] = {
     # column -> (header, tooltip, formatter of the whole row)
     "rank": ("rank", "", lambda r: fmt_int(r["rank"])),
-    "variant": ("variant", "", lambda r: fmt(r["variant"])),
+    "status": ("status", _STATUS_TITLE, lambda r: fmt(r["status"]).replace("_", " ")),
+    "variant": ("variant", "", lambda r: short_variant(fmt(r["variant"]))),
     "params": ("params", "trainable parameters", lambda r: fmt_int(r["params"])),
     "total_params": ("total params", "all parameters, batch-norm statistics included",
                      lambda r: fmt_int(r["total_params"])),
@@ -278,8 +295,8 @@ _COLUMN_TEXT: dict[str, tuple[str, str, Callable[[pd.Series], str]]] = {
                      lambda r: fmt_int(r["image_epochs"])),
     "p_value": ("p vs #1", "against the top row's runs (needs ≥ 3 paired runs); the test is named in the "
                 "next column", lambda r: _fmt_p(r["p_value"])),
-    "p_test": ("test", "k-fold: Nadeau-Bengio's corrected resampled t-test (folds share training images); "
-               "repeats: paired t-test over seeds", lambda r: fmt(r["p_test"])),
+    "p_test": ("test", f"corrected t: k-fold, {CORRECTED_T} (folds share training images); paired t: repeats, "
+               f"{PAIRED_T}", lambda r: _P_TESTS.get(r["p_test"], fmt(r["p_test"]))),
     "n_complete": ("complete", "complete trials", lambda r: fmt_int(r["n_complete"])),
     "n_pruned": ("pruned", "pruned trials", lambda r: fmt_int(r["n_pruned"])),
     "n_skipped": ("skipped", "over budget or invalid", lambda r: fmt_int(r["n_skipped"])),
@@ -289,39 +306,67 @@ _COLUMN_TEXT: dict[str, tuple[str, str, Callable[[pd.Series], str]]] = {
 #: Columns left out when no row has a value (or, for counts, a non-zero one).
 _OPTIONAL = ("test_accuracy_mean", "val_loss", "test_loss", "p_value", "p_test", "n_pruned", "n_skipped",
              "n_failed")
+#: What says which row this is comes first, then the searched hyperparameters that differ between rows
+#: (see :func:`_shown_columns`), then the figures compared, then the bookkeeping: the page is 1400 px wide, and
+#: what does not fit scrolls inside the table's box, never what a person reads the table for.
+_LEAD = ("rank", "status", "variant")
+_FIGURES = ("val_accuracy_mean", "test_accuracy_mean", "params", "n", "train_time_mean_s", "p_value", "p_test",
+            "val_loss", "test_loss", "time_per_epoch_s", "total_params", "epochs", "batch_size", "image_epochs",
+            "n_complete", "n_pruned", "n_skipped", "n_failed", "trial")
+#: Left out of the table, and named once under it, where every row has the same value.
+_SAME_IN_EVERY_ROW = ("epochs", "batch_size")
 
 
-def _shown_columns(board: pd.DataFrame) -> list[str]:
-    columns = []
-    for column in board.columns:
-        if column.startswith("hp_"):
-            columns.append(column)
-        elif column in _COLUMN_TEXT:
-            values = board[column]
-            if column in _OPTIONAL and (values.isna().all() or (column.startswith("n_") and not values.any())):
-                continue
-            columns.append(column)
-    return columns
+def _shown_columns(board: pd.DataFrame) -> tuple[list[str], dict[str, Any]]:
+    """The columns of the table in the order a person reads them, and those with one value in every row."""
+    hps = [c for c in board.columns if c.startswith("hp_")]
+    constant = {c: board[c].iloc[0] for c in [*hps, *_SAME_IN_EVERY_ROW] if _constant(board, c)}
+    columns = [c for c in [*_LEAD, *hps, *_FIGURES] if c in board.columns and c not in constant]
+    return [c for c in columns if c.startswith("hp_") or not _empty(board, c)], constant
+
+
+def _constant(board: pd.DataFrame, column: str) -> bool:
+    """One value in every row of several (a missing value counts as one: a conditional hyperparameter)."""
+    return column in board.columns and len(board) > 1 and board[column].nunique(dropna=False) == 1 \
+        and not _missing(board[column].iloc[0])
+
+
+def _empty(board: pd.DataFrame, column: str) -> bool:
+    values = board[column]
+    return column in _OPTIONAL and (bool(values.isna().all()) or (column.startswith("n_") and not values.any()))
 
 
 def leaderboard_table(board: pd.DataFrame, table_id: str) -> str:
-    """The leaderboard as an escaped HTML table; the rank-1 row has class ``best``."""
-    columns = _shown_columns(board)
+    """The leaderboard as an escaped HTML table, with a line naming the values every row shares.
+
+    The rank-1 row has class ``best``; rows without a rank (nothing trained
+    to the end) have class ``unranked``.
+    """
+    columns, constant = _shown_columns(board)
     headers, titles, cells = [], [], []
     for column in columns:
         if column.startswith("hp_"):
             name = column[3:]
             headers.append(name)
             titles.append(f"hyperparameter {name}")
-            cells.append(lambda r, c=column: _fmt_hp(r[c]))
+            cells.append(lambda r, c=column: _fmt_hp(r[c], digits=4))
         else:
             header, title, cell = _COLUMN_TEXT[column]
             headers.append(header)
             titles.append(title)
             cells.append(cell)
     rows = [[cell(row) for cell in cells] for _, row in board.iterrows()]
-    classes = ["best" if not _missing(r) and int(r) == 1 else "" for r in board["rank"]]
-    return _table(headers, rows, table_id=table_id, cls="board", row_classes=classes, titles=titles)
+    classes = ["unranked" if _missing(r) else "best" if int(r) == 1 else "" for r in board["rank"]]
+    table = _table(headers, rows, table_id=table_id, cls="board", row_classes=classes, titles=titles)
+    return table + _same_in_every_row(constant)
+
+
+def _same_in_every_row(constant: dict[str, Any]) -> str:
+    if not constant:
+        return ""
+    names = {c: c[3:] if c.startswith("hp_") else _COLUMN_TEXT[c][0] for c in constant}
+    text = ", ".join(f"{names[c]} = {_fmt_hp(v, digits=4)}" for c, v in constant.items())
+    return f'<p class="same">The same in every row: {_e(text)}.</p>'
 
 
 def _leaderboard_section(board: pd.DataFrame, by_variant: pd.DataFrame | None, metric: str) -> str:
@@ -369,10 +414,20 @@ def _trial_map(study: optuna.Study) -> dict[int, FrozenTrial]:
     return {t.number: t for t in study.get_trials(deepcopy=False)}
 
 
-def _config_label(row: pd.Series, several_variants: bool) -> str:
-    hps = ", ".join(f"{c[3:]}={_fmt_hp(row[c])}" for c in row.index if c.startswith("hp_") and not _missing(row[c]))
-    variant = f"{row['variant']} " if several_variants or not hps else ""
+def config_label(row: pd.Series, several_variants: bool, differing: Sequence[str]) -> str:
+    """``#2 learning_rate=0.0042, conv_dropout=0.09559``: the rank and the values that tell the curves apart.
+
+    Only the hyperparameters in ``differing`` (those that differ between the
+    curves drawn) are named, to 4 significant digits: the table has the rest.
+    """
+    hps = ", ".join(f"{c[3:]}={_fmt_hp(row[c], digits=4)}" for c in differing if not _missing(row[c]))
+    variant = f"{short_variant(str(row['variant']))} " if several_variants or not hps else ""
     return f"#{fmt_int(row['rank'])} {variant}{hps}".strip()
+
+
+def _differing(rows: pd.DataFrame) -> list[str]:
+    """The searched hyperparameters that take more than one value among ``rows``."""
+    return [c for c in rows.columns if c.startswith("hp_") and rows[c].nunique(dropna=False) > 1]
 
 
 def _curves_section(study: optuna.Study, board: pd.DataFrame, by_variant: pd.DataFrame | None, out: Path,
@@ -380,11 +435,12 @@ def _curves_section(study: optuna.Study, board: pd.DataFrame, by_variant: pd.Dat
     trials = _trial_map(study)
     if by_variant is not None:
         rows, what = by_variant, "the best configuration of each variant"
-        labels = [f"{r['variant']} (trial {fmt_int(r['trial'])})" for _, r in rows.iterrows()]
+        labels = [f"{short_variant(str(r['variant']))} (trial {fmt_int(r['trial'])})" for _, r in rows.iterrows()]
     else:
         rows, what = board.head(TOP_CURVES), f"the top {TOP_CURVES} configurations"
         several = board["variant"].nunique() > 1 if not board.empty else False
-        labels = [_config_label(r, several) for _, r in rows.iterrows()]
+        differing = _differing(rows[rows["rank"].notna()])  # those drawn: only complete ones have curves
+        labels = [config_label(r, several, differing) for _, r in rows.iterrows()]
     curves = []
     for label, (_, row) in zip(labels, rows.iterrows(), strict=True):
         trial = trials.get(int(row["trial"])) if not _missing(row.get("trial")) else None
@@ -418,9 +474,22 @@ def _optuna_section(study: optuna.Study, out: Path, written: list[Path | None]) 
     return ('<section id="optimization"><h2>Search</h2><div class="grid">'
             + _figure(history, "optimization history", "Each trial's validation accuracy and the best so far "
                       "(Optuna).", reason("optimization history"))
-            + _figure(importances, "hyperparameter importances", "fANOVA importance of each searched "
-                      "hyperparameter for validation accuracy (Optuna).", reason("hyperparameter importances"))
+            + _figure(importances, "hyperparameter importances", _importance_caption(study),
+                      reason("hyperparameter importances"))
             + "</div></section>")
+
+
+def _importance_caption(study: optuna.Study) -> str:
+    """Which evaluator, that it is optuna-dashboard's, and how many trials the figure rests on."""
+    complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    top = max(1, math.ceil(figures.IMPORTANCE_TOP * complete))
+    caption = (f"Importance of each searched hyperparameter for reaching the top "
+               f"{figures.IMPORTANCE_TOP:.0%} of validation accuracies, by Optuna's {figures.IMPORTANCE_EVALUATOR}: "
+               f"the evaluator optuna-dashboard uses, so the two rank the same study alike. "
+               f"From {complete} complete trials")
+    if top < 5:  # PED-ANOVA's authors ask for at least 5 trials in the top quantile
+        return caption + f", of which the top {figures.IMPORTANCE_TOP:.0%} is {top}: read the ranking as a hint."
+    return caption + "."
 
 
 # --- best configuration -------------------------------------------------------------------------
@@ -549,6 +618,9 @@ table{border-collapse:collapse;font-size:.86em;font-variant-numeric:tabular-nums
 th,td{padding:.3em .45em;border-bottom:1px solid #e3e7ec;text-align:right;white-space:nowrap}
 th{background:#f4f6f8;position:sticky;top:0}th[title]{cursor:help;text-decoration:underline dotted}
 td:nth-child(2),th:nth-child(2){text-align:left}
+table.board th{white-space:normal;vertical-align:bottom}
+table.board td:nth-child(3),table.board th:nth-child(3){text-align:left}
+tr.unranked{color:#6b7580}p.same{color:#4a5560;font-size:.88em;margin:.35em 0 1em}
 table.small td:first-child,table.small th:first-child{text-align:left}
 tbody tr:hover{background:#f7fafc}tr.best{background:#eaf6ec;font-weight:600}tr.avg{color:#4a5560;font-style:italic}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1.2em;align-items:start}

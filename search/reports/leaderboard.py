@@ -10,6 +10,7 @@ which differences are noise. Column names are part of the public interface
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,11 +25,20 @@ from .metrics import METRIC_NAMES
 
 #: Leading columns; searched hyperparameters follow ``variant`` as ``hp_<name>``.
 COLUMNS = (
-    "rank", "variant", "params", "total_params", "epochs", "batch_size", "n", "val_accuracy_mean",
+    "rank", "status", "variant", "params", "total_params", "epochs", "batch_size", "n", "val_accuracy_mean",
     "val_accuracy_std", "test_accuracy_mean", "test_accuracy_std", "val_loss", "test_loss", "train_time_mean_s",
     "time_per_epoch_s", "image_epochs", "p_value", "p_test", "n_complete", "n_pruned", "n_skipped", "n_failed",
     "trial",
 )
+
+#: Counts: whole numbers in the CSV (``3``, not ``3.0``) even where a row has none (an empty cell).
+INT_COLUMNS = ("rank", "params", "total_params", "epochs", "batch_size", "n", "image_epochs", "n_complete",
+               "n_pruned", "n_skipped", "n_failed", "trial")
+#: Spreads over a configuration's runs: missing (an empty CSV cell), not 0, where it had a single run.
+SPREAD_COLUMNS = ("val_accuracy_std", "test_accuracy_std")
+#: Measurements: floats, missing where a row has none (even where no row has any).
+FLOAT_COLUMNS = ("val_accuracy_mean", *SPREAD_COLUMNS, "test_accuracy_mean", "val_loss", "test_loss",
+                 "train_time_mean_s", "time_per_epoch_s", "p_value")
 
 #: ``p_test`` values: which test produced ``p_value``.
 CORRECTED_T = "corrected resampled t-test (Nadeau-Bengio)"  # k-fold: overlapping training sets
@@ -66,7 +76,7 @@ def leaderboard(study: optuna.Study, *, by: str = "config", metric: str = "val_a
     frame["rank"] = pd.Series(np.where(complete, np.arange(1, len(frame) + 1), np.nan)).astype("Int64")
     frame["p_value"], frame["p_test"] = _p_values(frame)
     frame = frame[_ordered_columns(frame)]
-    frame = frame.drop(columns=["_scores", "_seeds", "_design"])
+    frame = _typed(frame.drop(columns=["_scores", "_seeds", "_design"]))
     return (frame.head(top) if top else frame).reset_index(drop=True)
 
 
@@ -86,16 +96,18 @@ def _row(trials: list[FrozenTrial], column: str, higher: bool, by: str) -> dict[
     best = _best(complete, column, higher) if complete else trials[-1]
     a = best.user_attrs
     done = best.state == TrialState.COMPLETE
+    spread = done and (a.get("n") or 0) > 1  # records store 0 for one run, which would read as "no spread"
     row: dict[str, Any] = {
+        "status": records.trial_status(best),
         "variant": a.get("variant") or best.params.get("variant"),
         **{f"hp_{k}": v for k, v in best.params.items() if k != "variant"},
         "params": a.get("params"), "total_params": a.get("total_params"), "epochs": a.get("epochs"),
         "batch_size": a.get("batch_size"),
         "n": a.get("n") if done else None,
         "val_accuracy_mean": a.get("val_accuracy") if done else None,
-        "val_accuracy_std": a.get("val_accuracy_std") if done else None,
+        "val_accuracy_std": a.get("val_accuracy_std") if spread else None,
         "test_accuracy_mean": a.get("test_accuracy") if done else None,
-        "test_accuracy_std": a.get("test_accuracy_std") if done else None,
+        "test_accuracy_std": a.get("test_accuracy_std") if spread else None,
         "val_loss": a.get("val_loss") if done else None,
         "test_loss": a.get("test_loss") if done else None,
         "train_time_mean_s": a.get("training_time_s") if done else None,
@@ -199,7 +211,25 @@ def corrected_resampled_t(a: Sequence[float], b: Sequence[float], n_train: int, 
     return float(2 * stats.t.sf(abs(t), df=j - 1))
 
 
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts, and hyperparameters that only take whole numbers, as nullable integers; measurements as floats.
+
+    A column with one missing value would otherwise become float and print
+    ``3.0`` in the CSV, which reads as a measurement rather than a count; a
+    measurement no row has (a study that never evaluated the test set) would
+    be of Python objects.
+    """
+    whole = [c for c in frame.columns if c in INT_COLUMNS or (c.startswith("hp_") and _whole(frame[c]))]
+    measured = [c for c in FLOAT_COLUMNS if c in frame.columns]
+    return frame.astype({**{c: "Int64" for c in whole}, **{c: "float64" for c in measured}})
+
+
+def _whole(values: pd.Series) -> bool:
+    present = [v for v in values if not pd.isna(v)]
+    return bool(present) and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in present)
+
+
 def _ordered_columns(frame: pd.DataFrame) -> list[str]:
     hp = [c for c in frame.columns if c.startswith("hp_")]
-    lead = ["rank", "variant", *hp]
+    lead = ["rank", "status", "variant", *hp]
     return lead + [c for c in COLUMNS if c not in lead and c in frame.columns] + ["_scores", "_seeds", "_design"]
