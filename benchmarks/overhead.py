@@ -17,8 +17,8 @@ After the warm-up the process freezes its long-lived objects out of garbage
 collection, as ``cnn-search run`` and ``worker`` do
 (:func:`search.runtime.freeze_long_lived_objects`): without it each trial's
 collection walked every object the imports created, which was the largest
-overhead this benchmark found (2.08x bare Keras at --small before, see the
-README).
+overhead this benchmark found (2.08x bare Keras at --small before it; rows in
+results/bench/overhead.csv).
 
 Phases (``phase_*`` rows, medians) are measured by wrapping public entry
 points for the duration of the runs (:mod:`benchmarks.phases`); ``other``

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Download into .whl/ the wheels a GPU host needs to run cnn-search and has not got.
 #
-# The GPU hosts (see README "Backends and GPU hosts") carry Python 3.12, JAX and PyTorch but no
+# The GPU hosts (see docs/backends-and-gpus.md) carry Python 3.12, JAX and PyTorch but no
 # TensorFlow, and reach no network: what cnn-search needs beyond their image travels as wheels.
 # Run this here, where pip reaches PyPI:
 #   1. pip resolves pyproject.toml's dependencies minus TensorFlow (.ci/requirements-without-tensorflow.py)

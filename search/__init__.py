@@ -1,6 +1,6 @@
 """cnn-search: hyperparameter search and model comparison for Keras CNN classifiers.
 
-The public API (what the README's "Python API" section shows) is importable
+The public API (what docs/python-api.md shows) is importable
 from here; sub-packages are imported lazily so that, for example, reading the
 dataset or a study's leaderboard does not start TensorFlow.
 

@@ -26,7 +26,7 @@ from search.zoo.training_recipe import base_rate
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "spaces" / "seeds"
 FILES = sorted(p.name for p in SEEDS_DIR.glob("*.toml"))
 
-# The fastest model of each file (README's throughput table), and what a tiny run must change:
+# The fastest model of each file (docs/performance.md's throughput table), and what a tiny run must change:
 # a grid's other points go, and ResNet50's ImageNet weights file is not on the test machines.
 CHEAPEST = {"seed000.toml": "datacamp", "seed001.toml": "grid50k", "seed001-nadam.toml": "grid50k",
             "seed001-grid.toml": "grid50k",

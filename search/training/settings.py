@@ -2,7 +2,7 @@
 
 How a run executes, as opposed to what it learns. All are off by default
 because on this project's reference machine (a 2-core CPU) none of the
-compiler-side ones paid off (see the README's performance section); on GPUs
+compiler-side ones paid off (see docs/performance.md); on GPUs
 they usually do, and early stopping saves epochs anywhere at the cost of
 possibly stopping a slow starter. No Keras here, so a space validates
 without a backend; :mod:`.options` holds what ``fit`` needs of them.
