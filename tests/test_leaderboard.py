@@ -92,6 +92,23 @@ def outcomes_dir(tmp_path_factory):
     return results
 
 
+def test_a_configuration_trained_twice_is_shown_as_such_not_folded_into_one_run(tmp_path, monkeypatch, capsys):
+    study = optuna.create_study(study_name="twice", storage=open_storage(None, "twice", tmp_path),
+                                direction="maximize")
+    distributions = {"learning_rate": FloatDistribution(1e-4, 1.0, log=True)}
+    for rate in (0.01, 0.01, 0.003):  # the first configuration proposed twice (a resumed, seeded sampler did)
+        attrs = {"variant": "cnn", "params": 47_582, "status": "complete", "n": 1, "val_scores": [0.8],
+                 "val_accuracy": 0.8 + rate, "val_accuracy_std": 0.0}
+        study.add_trial(create_trial(state=TrialState.COMPLETE, value=attrs["val_accuracy"], user_attrs=attrs,
+                                     params={"learning_rate": rate}, distributions=distributions))
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["leaderboard", "twice", "--results-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "note: 1 row(s) hold several complete trials of the same configuration (n_complete)" in err
+    table = terminal_table(out)
+    assert table.set_index("learning_rate").loc["0.01", "n_complete"] == "2", "the row says it holds two trials"
+
+
 def test_status_column_says_what_became_of_each_configuration(outcomes_dir):
     board = leaderboard(load_existing_study("outcomes", None, outcomes_dir))
     by_rate = {rate: status for rate, status in zip(board["hp_learning_rate"], board["status"], strict=True)}

@@ -104,7 +104,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     from ..fileio import write_text
     from ..records import DATA_ATTR, describe_compute, describe_data, image_epochs_trained
-    from ..reports.display import display_frame, fit_width, left_out_note, render, terminal_width
+    from ..reports.display import display_frame, fit_width, folded_rows, left_out_note, render, terminal_width
     from ..reports.leaderboard import METRICS, leaderboard
     from ..storages import load_existing_study
 
@@ -120,6 +120,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         print(render(table))
     if left_out:
         print(left_out_note(left_out, width), file=sys.stderr)
+    folded = folded_rows(display_frame(board))
+    if folded:
+        print(f"note: {folded} row(s) hold several complete trials of the same configuration (n_complete); "
+              "a row's figures are its best trial's", file=sys.stderr)
     print(f"compute: {describe_compute(image_epochs_trained(study.get_trials(deepcopy=False)))}", file=sys.stderr)
     data = describe_data(study.user_attrs.get(DATA_ATTR))
     if data:

@@ -157,6 +157,18 @@ def _listed(names: Sequence[str], room: int) -> str:
     return ", ".join(shown)
 
 
+def folded_rows(table: pd.DataFrame) -> int:
+    """How many rows hold several complete trials of one configuration (a repeated proposal, a rerun)."""
+    if "n_complete" not in table.columns:
+        return 0
+    return sum(_count(v) > 1 for v in table["n_complete"])
+
+
+def _count(cell: Any) -> int:
+    text = str(cell).replace(",", "")
+    return int(text) if text.isdigit() else 0
+
+
 def terminal_width() -> int:
     """``$COLUMNS`` or the terminal's width, at most :data:`MAX_WIDTH` (also when not a terminal)."""
     return min(shutil.get_terminal_size((MAX_WIDTH, 24)).columns, MAX_WIDTH)
@@ -165,7 +177,8 @@ def terminal_width() -> int:
 def _by_priority(table: pd.DataFrame, first: Sequence[str]) -> list[str]:
     hp = [c for c in table.columns if c.startswith(HP_PREFIX)]
     varying = [c for c in hp if table[c].nunique() > 1]
-    order = [*ALWAYS, *first, *PRIORITY, *varying, *SECONDARY, *LATE, *hp, *table.columns]
+    repeated = ["n_complete"] if folded_rows(table) else []  # a row that folds trials of one configuration
+    order = [*ALWAYS, *first, *PRIORITY, *repeated, *varying, *SECONDARY, *LATE, *hp, *table.columns]
     return [c for c in dict.fromkeys(order) if c in table.columns]
 
 
